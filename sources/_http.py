@@ -1,0 +1,316 @@
+"""The one HTTP layer every vendor source uses: auth, a shared request budget, retries.
+
+A source builds one `ApiClient` per tenant and hands it to all its resources, so the
+vendor's rate limit is respected across resources and threads. Responses are parsed JSON;
+anything that is not (a truncated body, an HTML error page) is retried like a 5xx.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import random
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Optional
+
+import httpx
+
+logger = logging.getLogger(__name__)
+
+
+class HttpError(Exception):
+    """Root of every error the HTTP layer raises."""
+
+
+class AuthenticationError(HttpError):
+    """The vendor refused the credentials (401/403). Retrying cannot help."""
+
+
+class RequestFailed(HttpError):
+    """A request failed for good: a non-retryable status, or retries ran out."""
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard to try before giving up on one request.
+
+    Attributes:
+        max_attempts: attempts per request for 5xx, timeouts, connection errors and
+            unparsable bodies (429s do not count; they have their own limit).
+        backoff_base: seconds before the first retry; doubles each attempt.
+        backoff_max: ceiling for one backoff sleep.
+        max_rate_limited: consecutive 429 answers tolerated for one request.
+        max_retry_after: longest `Retry-After` honoured; a longer one fails the request,
+            because a scheduled job is better off failing fast and running again.
+    """
+
+    max_attempts: int = 6
+    backoff_base: float = 0.5
+    backoff_max: float = 30.0
+    max_rate_limited: int = 30
+    max_retry_after: float = 300.0
+
+    def backoff(self, attempt: int) -> float:
+        """Seconds to sleep after failed attempt number `attempt` (1-based), with jitter."""
+        ceiling = min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1))
+        # half fixed, half random: spreads retries of parallel resources apart
+        return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+
+class RateBudget:
+    """Spaces request starts at least `1 / requests_per_second` apart, across threads.
+
+    A 429 from the server pauses every user of the budget, not only the request that got it,
+    because the vendor counts requests per customer, not per connection.
+    """
+
+    def __init__(
+        self,
+        requests_per_second: Optional[float],
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if requests_per_second is not None and requests_per_second <= 0:
+            raise ValueError(f"requests_per_second must be positive, got {requests_per_second}")
+        self.interval = 1.0 / requests_per_second if requests_per_second else 0.0
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._next_start = 0.0
+        self._paused_until = 0.0
+
+    def acquire(self) -> float:
+        """Blocks until the caller may start a request; returns the seconds waited."""
+        with self._lock:
+            now = self._clock()
+            start = max(now, self._next_start, self._paused_until)
+            self._next_start = start + self.interval
+        wait = start - now
+        if wait > 0:
+            self._sleep(wait)
+        return wait
+
+    def pause_for(self, seconds: float) -> None:
+        """Holds back every request for `seconds` from now (a server's `Retry-After`)."""
+        with self._lock:
+            self._paused_until = max(self._paused_until, self._clock() + seconds)
+
+
+_budgets: dict[tuple[str, str], RateBudget] = {}
+_budgets_lock = threading.Lock()
+
+
+def shared_budget(tenant_key: tuple[str, str], requests_per_second: Optional[float]) -> RateBudget:
+    """Returns the budget of a tenant, creating it on first use.
+
+    Every client for the same `(base_url, username)` in this process shares one budget, so two
+    sources pointed at one tenant do not double its request rate.
+    """
+    with _budgets_lock:
+        budget = _budgets.get(tenant_key)
+        interval = 1.0 / requests_per_second if requests_per_second else 0.0
+        if budget is None or budget.interval != interval:
+            budget = _budgets[tenant_key] = RateBudget(requests_per_second)
+        return budget
+
+
+@dataclass
+class RequestStats:
+    """What the client did, for the run summary. Safe to update from several threads."""
+
+    requests: int = 0
+    rate_limited: int = 0
+    retries: int = 0
+    by_endpoint: Counter[str] = field(default_factory=Counter)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def count_request(self, path: str) -> None:
+        with self._lock:
+            self.requests += 1
+            self.by_endpoint[path] += 1
+
+    def count_rate_limited(self) -> None:
+        with self._lock:
+            self.rate_limited += 1
+
+    def count_retry(self) -> None:
+        with self._lock:
+            self.retries += 1
+
+
+@dataclass(frozen=True)
+class JsonResponse:
+    """A parsed successful response."""
+
+    data: Any
+    headers: httpx.Headers
+    links: Mapping[str, str]
+    """`Link` header targets by relation (`next`, `last`, ...); empty if none was sent."""
+
+
+def parse_retry_after(value: Optional[str], now: Optional[float] = None) -> Optional[float]:
+    """Seconds to wait from a `Retry-After` header: delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+class ApiClient:
+    """GETs JSON from one tenant of one vendor with basic auth, budget and retries.
+
+    Args:
+        base_url: the API root, e.g. `https://acme.ujet.co/manager/api/v1`.
+        username / password: basic-auth credentials; the password never appears in
+            messages or logs.
+        budget: the tenant's shared `RateBudget`.
+        vendor: vendor name for messages, e.g. "UJET".
+        auth_hint: what to check when the vendor refuses the credentials.
+        transport: an httpx transport, for tests (`httpx.MockTransport`).
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        username: str,
+        password: str,
+        budget: RateBudget,
+        *,
+        vendor: str,
+        auth_hint: str,
+        retry: RetryPolicy = RetryPolicy(),
+        timeout: float = 60.0,
+        transport: Optional[httpx.BaseTransport] = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.vendor = vendor
+        self.auth_hint = auth_hint
+        self.budget = budget
+        self.retry = retry
+        self.stats = RequestStats()
+        self._sleep = sleep
+        self._http = httpx.Client(
+            base_url=self.base_url + "/",
+            auth=httpx.BasicAuth(username, password),
+            timeout=timeout,
+            transport=transport,
+            headers={"Accept": "application/json", "User-Agent": "ccelt"},
+            follow_redirects=False,
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> ApiClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def get(self, path: str, params: Optional[Mapping[str, Any]] = None) -> JsonResponse:
+        """GETs `path` (relative to the base URL) and returns its parsed JSON body.
+
+        Raises:
+            AuthenticationError: on 401/403, at once.
+            RequestFailed: on any other 4xx at once, or when 5xx, timeouts, connection
+                errors, unparsable bodies or 429s outlast the retry policy.
+        """
+        path = path.lstrip("/")
+        endpoint = f"GET /{path}"
+        attempt = 0
+        rate_limited = 0
+        while True:
+            self.budget.acquire()
+            self.stats.count_request(path)
+            try:
+                response = self._http.get(path, params=params)
+            except httpx.TimeoutException as exc:
+                problem = f"timed out ({type(exc).__name__})"
+            except httpx.TransportError as exc:
+                problem = f"connection failed ({type(exc).__name__}: {exc})"
+            else:
+                status = response.status_code
+                if status == 429:
+                    rate_limited += 1
+                    self.stats.count_rate_limited()
+                    wait = self._rate_limit_wait(response, endpoint, rate_limited)
+                    logger.info("%s: rate limited (429), waiting %.1fs as asked", endpoint, wait)
+                    self.budget.pause_for(wait)
+                    continue
+                if status in (401, 403):
+                    raise AuthenticationError(
+                        f"{self.vendor} refused the credentials for {endpoint} (HTTP {status}):"
+                        f" {self.auth_hint}"
+                    )
+                if status >= 500:
+                    problem = f"HTTP {status}"
+                elif status >= 400:
+                    raise RequestFailed(
+                        f"{self.vendor} rejected {endpoint} with HTTP {status}:"
+                        f" {_snippet(response.text)}"
+                    )
+                else:
+                    try:
+                        data = json.loads(response.content)
+                    except ValueError:
+                        problem = f"unparsable JSON body ({len(response.content)} bytes)"
+                    else:
+                        return JsonResponse(
+                            data=data,
+                            headers=response.headers,
+                            links={
+                                rel: link["url"]
+                                for rel, link in response.links.items()
+                                if rel and "url" in link
+                            },
+                        )
+            attempt += 1
+            if attempt >= self.retry.max_attempts:
+                raise RequestFailed(
+                    f"{self.vendor} {endpoint} failed {attempt} times; last problem: {problem}"
+                )
+            delay = self.retry.backoff(attempt)
+            self.stats.count_retry()
+            logger.warning(
+                "%s: %s; retry %d of %d in %.1fs",
+                endpoint,
+                problem,
+                attempt,
+                self.retry.max_attempts - 1,
+                delay,
+            )
+            self._sleep(delay)
+
+    def _rate_limit_wait(self, response: httpx.Response, endpoint: str, count: int) -> float:
+        if count > self.retry.max_rate_limited:
+            raise RequestFailed(
+                f"{self.vendor} {endpoint} was still rate limited (429) after {count - 1} waits;"
+                " lower requests_per_second or check what else uses this API credential"
+            )
+        wait = parse_retry_after(response.headers.get("Retry-After"))
+        if wait is None:
+            wait = self.retry.backoff(count)
+        if wait > self.retry.max_retry_after:
+            raise RequestFailed(
+                f"{self.vendor} {endpoint} asked to wait {wait:.0f}s (Retry-After), longer than"
+                f" the {self.retry.max_retry_after:.0f}s this run is willing to wait"
+            )
+        return wait
+
+
+def _snippet(text: str, limit: int = 200) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit] + "…"

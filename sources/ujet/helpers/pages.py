@@ -1,0 +1,59 @@
+"""One page of a UJET list endpoint, and what its headers say about the pages after it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Optional
+
+from sources._http import JsonResponse
+
+Record = dict[str, Any]
+
+
+class UnexpectedPayload(ValueError):
+    """A list endpoint answered with something that is not a list of records."""
+
+
+@dataclass(frozen=True)
+class Page:
+    """Records of one page plus the pagination facts UJET sends in headers.
+
+    UJET uses Rails-style pagination headers: `Link` (with `rel="next"` while more pages
+    follow), `Total` and `Per-Page`. None of them is promised, so each is optional here.
+    """
+
+    records: list[Record]
+    number: int
+    has_next: Optional[bool]
+    """True/False when the headers say so; None when the server sent no pagination headers."""
+    total: Optional[int]
+
+    @classmethod
+    def from_response(cls, response: JsonResponse, number: int, endpoint: str) -> Page:
+        if not isinstance(response.data, list):
+            raise UnexpectedPayload(
+                f"UJET {endpoint} returned a {type(response.data).__name__}, expected a JSON list"
+            )
+        total = _int_header(response.headers.get("Total"))
+        per_page = _int_header(response.headers.get("Per-Page"))
+        has_next: Optional[bool]
+        if "Link" in response.headers:
+            has_next = "next" in response.links
+        elif total is not None and per_page:
+            has_next = number * per_page < total
+        else:
+            has_next = None
+        return cls(records=response.data, number=number, has_next=has_next, total=total)
+
+
+PageFetcher = Callable[[Mapping[str, str]], Page]
+"""Fetches one page of a fixed endpoint for the given query parameters."""
+
+
+def _int_header(value: Optional[str]) -> Optional[int]:
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        return None

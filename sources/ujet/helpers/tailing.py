@@ -1,0 +1,251 @@
+"""Reading UJET list endpoints completely while their data changes under us.
+
+Two readers live here:
+
+* `read_pages` walks one fixed query page by page. When the `Total` header shrinks between
+  two pages, records may have slid from the next page onto one already read; it steps back
+  and reads those pages again, so a record that stays in the result set is never skipped.
+* `CursorTail` reads every record whose cursor (e.g. `updated_at`) lies in `[start, end]` by
+  *tailing*: it sorts ascending by the cursor and re-seeks `[from]` to the last value seen,
+  always asking for page 1. A record updated while we read moves past `end` and is read by
+  the next run; nothing slides under a page number.
+
+`CursorTail` is exact whether the server treats `[from]` as inclusive or exclusive, when more
+records share one cursor value than fit on a page, and when the server silently caps `per`.
+How: see docs/incremental-loading.md.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from datetime import datetime, timedelta, timezone
+from typing import Any, Iterator, Mapping, Optional
+
+from sources.ujet.helpers.pages import Page, PageFetcher, Record
+
+logger = logging.getLogger(__name__)
+
+MILLISECOND = timedelta(milliseconds=1)
+MICROSECOND = timedelta(microseconds=1)
+
+
+class PaginationError(RuntimeError):
+    """The server's paging cannot be read completely (e.g. it ignores `page`)."""
+
+
+def parse_timestamp(value: str) -> datetime:
+    """Parses a UJET timestamp such as `2024-01-30T07:09:48.813Z` into an aware datetime."""
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.astimezone(timezone.utc)
+
+
+class TimestampGrid:
+    """The resolution the API renders timestamps in, and how to write a bound on it.
+
+    UJET renders milliseconds. One step of the grid is the smallest distance between two
+    distinct rendered values; bounds are written at that resolution. If the API ever renders
+    finer values, the grid refines itself so that "just before" and "just after" stay exact.
+    """
+
+    def __init__(self) -> None:
+        self.step = MILLISECOND
+
+    def observe(self, value: str) -> None:
+        if self.step is MILLISECOND and "." in value:
+            fraction = value.split(".", 1)[1].rstrip("Z").split("+")[0].split("-")[0]
+            if len(fraction) > 3:
+                self.step = MICROSECOND
+
+    def format(self, value: datetime) -> str:
+        value = value.astimezone(timezone.utc)
+        if self.step is MICROSECOND:
+            return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def read_pages(
+    fetch: PageFetcher, params: Mapping[str, str], *, key: str = "id", max_passes: int = 3
+) -> Iterator[Page]:
+    """Yields every page of one fixed query, re-reading pages that records slid onto.
+
+    Pages may repeat records; callers deduplicate by `key`. When the server sends no `Total`
+    header, shrinking cannot be seen, so the query is read again until a pass finds no key it
+    had not seen before (at most `max_passes` passes).
+    """
+    seen: set[Any] = set()
+    for _ in range(max_passes):
+        new_keys = 0
+        saw_total = False
+        for page in _read_pass(fetch, params, key):
+            saw_total = saw_total or page.total is not None
+            for record in page.records:
+                if record.get(key) not in seen:
+                    seen.add(record.get(key))
+                    new_keys += 1
+            yield page
+        if saw_total or new_keys == 0:
+            return
+    logger.warning(
+        "%s kept changing over %d passes and the server sends no Total header; records that"
+        " changed meanwhile are read by the next run",
+        dict(params),
+        max_passes,
+    )
+
+
+def _read_pass(fetch: PageFetcher, params: Mapping[str, str], key: str) -> Iterator[Page]:
+    number = 1
+    page_size: Optional[int] = None
+    previous_total: Optional[int] = None
+    first_keys: list[Any] = []
+    while True:
+        page = fetch({**params, "page": str(number)})
+        keys = [record.get(key) for record in page.records]
+        if number == 1:
+            first_keys = keys
+        elif keys and keys == first_keys:
+            raise PaginationError(
+                f"page {number} of {dict(params)} repeats page 1: the server seems to ignore"
+                " the `page` parameter, so only one page could be read"
+            )
+        yield page
+        if not page.records or page.has_next is False:
+            return
+        if page_size is None:
+            page_size = len(page.records)
+        shrunk_by = 0
+        if previous_total is not None and page.total is not None:
+            shrunk_by = previous_total - page.total
+        previous_total = page.total
+        if shrunk_by > 0:
+            # records on earlier pages left the result set, so up to `shrunk_by` records slid
+            # from here onto pages already read: read those pages again
+            back = math.ceil(shrunk_by / page_size)
+            logger.debug("result shrank by %d while paging; re-reading %d page(s)", shrunk_by, back)
+            number = max(1, number - back)
+        else:
+            number += 1
+
+
+class CursorTail:
+    """Reads every record with `start <= record[cursor] <= end`, each at least once.
+
+    Args:
+        fetch: fetches one page of the endpoint for given query parameters.
+        cursor: the timestamp field to tail on, e.g. `updated_at`.
+        end: the run's frozen upper bound; sent as `[to]` on every request.
+        key: the field that identifies a record.
+    """
+
+    def __init__(self, fetch: PageFetcher, cursor: str, end: datetime, *, key: str = "id") -> None:
+        self.fetch = fetch
+        self.cursor = cursor
+        self.end = end
+        self.key = key
+        self.grid = TimestampGrid()
+        self.inclusive: Optional[bool] = None
+        """Whether the server treats `[from]` as inclusive; learned from its answers."""
+        self._emitted: dict[Any, datetime] = {}
+
+    def read(self, start: datetime) -> Iterator[list[Record]]:
+        """Yields batches of records not yielded before in this run."""
+        if start > self.end:
+            return
+        lower, lower_done = start, False
+        while True:
+            page = self._fetch_from(lower, lower_done)
+            fresh = self._fresh(page.records)
+            if fresh:
+                yield fresh
+            if not page.records or page.has_next is False:
+                return
+            top = max(self._values(page.records), default=None)
+            if top is not None and top > lower:
+                lower, lower_done = top, False
+                self._forget_below(lower)
+                continue
+            if lower_done:
+                raise PaginationError(
+                    f"asked for {self.cursor} after {self.grid.format(lower)} but the server"
+                    " answered with records at or before it; refusing to loop"
+                )
+            # a page that does not get past `lower` holds only records at `lower` (and ones
+            # re-read from just below it): more records share that value than fit on a page
+            logger.info(
+                "%s: more than %d records share %s=%s; reading them by id",
+                self.cursor,
+                len(page.records),
+                self.cursor,
+                self.grid.format(lower),
+            )
+            yield from self._read_tie(lower)
+            lower_done = True
+
+    def _fetch_from(self, lower: datetime, lower_done: bool) -> Page:
+        """Page 1 of the records at `lower` and later, or strictly after it when `lower_done`."""
+        if not lower_done:
+            low = lower if self.inclusive else lower - self.grid.step
+            return self._fetch_range(low, self.end, self.cursor)
+        if self.inclusive:
+            return self._fetch_range(lower + self.grid.step, self.end, self.cursor)
+        page = self._fetch_range(lower, self.end, self.cursor)
+        if self.inclusive:
+            # the answer proved `[from]` inclusive, so it starts at `lower` again: ask one step later
+            page = self._fetch_range(lower + self.grid.step, self.end, self.cursor)
+        return page
+
+    def _fetch_range(self, low: datetime, high: datetime, sort_column: str) -> Page:
+        page = self.fetch({**self._range_params(low, high, sort_column), "page": "1"})
+        if self.inclusive is None and any(value == low for value in self._values(page.records)):
+            # only an inclusive bound returns a record exactly at `[from]`
+            self.inclusive = True
+            logger.debug("%s[from] is inclusive on this server", self.cursor)
+        return page
+
+    def _range_params(self, low: datetime, high: datetime, sort_column: str) -> dict[str, str]:
+        return {
+            f"{self.cursor}[from]": self.grid.format(low),
+            f"{self.cursor}[to]": self.grid.format(high),
+            "sort_column": sort_column,
+            "sort_direction": "ASC",
+        }
+
+    def _read_tie(self, value: datetime) -> Iterator[list[Record]]:
+        """Reads every record whose cursor equals `value`, sorted by key, page by page."""
+        low = value if self.inclusive else value - self.grid.step
+        # `[to]` may be exclusive even where `[from]` is inclusive: ask up to one step past it
+        high = min(value + self.grid.step, self.end)
+        params = self._range_params(low, high, self.key)
+        for page in read_pages(self.fetch, params, key=self.key):
+            fresh = self._fresh(page.records)
+            if fresh:
+                yield fresh
+
+    def _values(self, records: list[Record]) -> Iterator[datetime]:
+        for record in records:
+            raw = record.get(self.cursor)
+            if isinstance(raw, str):
+                self.grid.observe(raw)
+                yield parse_timestamp(raw)
+
+    def _fresh(self, records: list[Record]) -> list[Record]:
+        fresh = []
+        for record in records:
+            raw = record.get(self.cursor)
+            value = parse_timestamp(raw) if isinstance(raw, str) else None
+            record_key = record.get(self.key)
+            if value is not None and self._emitted.get(record_key) == value:
+                continue
+            if value is not None:
+                self._emitted[record_key] = value
+            fresh.append(record)
+        return fresh
+
+    def _forget_below(self, lower: datetime) -> None:
+        """Drops dedup memory no page can return again, keeping memory flat on backfills."""
+        if len(self._emitted) > 10_000:
+            floor = lower - self.grid.step
+            self._emitted = {k: v for k, v in self._emitted.items() if v >= floor}
