@@ -112,22 +112,22 @@ def _read_pass(fetch: PageFetcher, params: Mapping[str, str], key: str) -> Itera
                 " the `page` parameter, so only one page could be read"
             )
         yield page
-        if not page.records or page.has_next is False:
-            return
-        if page_size is None:
+        if page_size is None and page.records and page.has_next is not False:
             page_size = len(page.records)
         shrunk_by = 0
         if previous_total is not None and page.total is not None:
             shrunk_by = previous_total - page.total
         previous_total = page.total
-        if shrunk_by > 0:
-            # records on earlier pages left the result set, so up to `shrunk_by` records slid
-            # from here onto pages already read: read those pages again
-            back = math.ceil(shrunk_by / page_size)
+        if shrunk_by > 0 and number > 1:
+            # records on pages already read left the result set, so up to `shrunk_by` records
+            # slid from this page onto those: read them again (even if this page was the last)
+            back = math.ceil(shrunk_by / (page_size or len(page.records) or 1))
             logger.debug("result shrank by %d while paging; re-reading %d page(s)", shrunk_by, back)
             number = max(1, number - back)
-        else:
-            number += 1
+            continue
+        if not page.records or page.has_next is False:
+            return
+        number += 1
 
 
 class CursorTail:
