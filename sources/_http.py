@@ -141,6 +141,23 @@ class RequestStats:
         with self._lock:
             self.retries += 1
 
+    def snapshot(self) -> RequestStats:
+        with self._lock:
+            return RequestStats(self.requests, self.rate_limited, self.retries,
+                                Counter(self.by_endpoint))
+
+    def since(self, earlier: RequestStats) -> RequestStats:
+        """What happened between `earlier` (a snapshot) and now."""
+        now = self.snapshot()
+        return RequestStats(now.requests - earlier.requests,
+                            now.rate_limited - earlier.rate_limited,
+                            now.retries - earlier.retries,
+                            now.by_endpoint - earlier.by_endpoint)
+
+
+PROCESS_STATS = RequestStats()
+"""Every request this process made, for summaries that span several clients."""
+
 
 @dataclass(frozen=True)
 class JsonResponse:
@@ -228,13 +245,19 @@ class ApiClient:
             RequestFailed: on any other 4xx at once, or when 5xx, timeouts, connection
                 errors, unparsable bodies or 429s outlast the retry policy.
         """
+        if path.startswith(("http://", "https://")):
+            # a `Link` target: follow it only on this tenant, never send credentials elsewhere
+            if not path.startswith(self.base_url + "/"):
+                raise RequestFailed(f"{self.vendor} sent a link off the API root: {path}")
+            path = path[len(self.base_url) + 1:]
         path = path.lstrip("/")
-        endpoint = f"GET /{path}"
+        endpoint = f"GET /{path.split('?')[0]}"
         attempt = 0
         rate_limited = 0
         while True:
             self.budget.acquire()
-            self.stats.count_request(path)
+            for stats in (self.stats, PROCESS_STATS):
+                stats.count_request(path.split("?")[0])
             try:
                 response = self._http.get(path, params=params)
             except httpx.TimeoutException as exc:
@@ -246,6 +269,7 @@ class ApiClient:
                 if status == 429:
                     rate_limited += 1
                     self.stats.count_rate_limited()
+                    PROCESS_STATS.count_rate_limited()
                     wait = self._rate_limit_wait(response, endpoint, rate_limited)
                     logger.info("%s: rate limited (429), waiting %.1fs as asked", endpoint, wait)
                     self.budget.pause_for(wait)
@@ -284,6 +308,7 @@ class ApiClient:
                 )
             delay = self.retry.backoff(attempt)
             self.stats.count_retry()
+            PROCESS_STATS.count_retry()
             logger.warning(
                 "%s: %s; retry %d of %d in %.1fs",
                 endpoint,

@@ -14,7 +14,8 @@ from typing import Callable, Mapping, Optional
 import pytest
 
 from sources.ujet.helpers.pages import Page
-from sources.ujet.helpers.tailing import CursorTail, PaginationError, parse_timestamp, read_pages
+from sources.ujet.helpers.errors import PaginationError
+from sources.ujet.helpers.tailing import CursorTail, parse_timestamp, read_pages
 from sources.ujet.sandbox.generate import ts
 from sources.ujet.sandbox.query import Bounds, paginate, select
 
@@ -209,3 +210,17 @@ def test_read_pages_without_totals_verifies_with_a_second_pass() -> None:
     assert seen == set(range(1, 61))
     # 3 pages + the empty page that ends them, twice: the second pass found nothing new
     assert len(endpoint.requests) == 8
+
+
+def test_tail_is_unaffected_by_a_consumer_that_changes_the_records_it_gets() -> None:
+    endpoint = FakeEndpoint(make_records(250), max_per=100)
+    tail = CursorTail(endpoint, "updated_at", T0 + timedelta(hours=1))
+
+    read = []
+    for batch in tail.read(T0):
+        for record in batch:
+            record["updated_at"] = parse_timestamp(record["updated_at"])  # as the resource does
+        read += batch
+
+    assert len(read) == 250
+    assert len(endpoint.requests) == 3

@@ -6,12 +6,9 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Optional
 
 from sources._http import JsonResponse
+from sources.ujet.helpers.errors import UnexpectedPayload
 
 Record = dict[str, Any]
-
-
-class UnexpectedPayload(ValueError):
-    """A list endpoint answered with something that is not a list of records."""
 
 
 @dataclass(frozen=True)

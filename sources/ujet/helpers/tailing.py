@@ -22,16 +22,13 @@ import math
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterator, Mapping, Optional
 
+from sources.ujet.helpers.errors import PaginationError
 from sources.ujet.helpers.pages import Page, PageFetcher, Record
 
 logger = logging.getLogger(__name__)
 
 MILLISECOND = timedelta(milliseconds=1)
 MICROSECOND = timedelta(microseconds=1)
-
-
-class PaginationError(RuntimeError):
-    """The server's paging cannot be read completely (e.g. it ignores `page`)."""
 
 
 def parse_timestamp(value: str) -> datetime:
@@ -157,12 +154,13 @@ class CursorTail:
         lower, lower_done = start, False
         while True:
             page = self._fetch_from(lower, lower_done)
+            # measured before yielding: the consumer may change the records it receives
+            top = max(self._values(page.records), default=None)
             fresh = self._fresh(page.records)
             if fresh:
                 yield fresh
             if not page.records or page.has_next is False:
                 return
-            top = max(self._values(page.records), default=None)
             if top is not None and top > lower:
                 lower, lower_done = top, False
                 self._forget_below(lower)

@@ -1,0 +1,289 @@
+"""UJET / Google CCAI Platform: every documented list endpoint of the manager API.
+
+`ujet_source` reads its settings from dlt config under `sources.ujet` (so every key is also
+an environment variable such as `SOURCES__UJET__API_TOKEN`) and yields one resource per
+endpoint; the endpoint table lives in `settings.py`, the paging in `helpers/tailing.py`.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any, Iterator, Optional, Union
+
+import dlt
+import pendulum
+from dlt.common.normalizers.json.relational import DataItemNormalizer
+from dlt.common.typing import TSecretStrValue
+from dlt.sources import DltResource
+
+from sources.ujet.helpers.client import UjetApi, resolve_base_url, validate_subdomain
+from sources.ujet.helpers.errors import ConfigurationError
+from sources.ujet.helpers.pages import Record
+from sources.ujet.helpers.progress import Progress
+from sources.ujet.helpers.rows import (
+    cursor_to_datetime,
+    flatten_tree,
+    keep_vendor_root_ids,
+    with_snapshot,
+)
+from sources.ujet.helpers.tailing import CursorTail, TimestampGrid, parse_timestamp, read_pages
+from sources.ujet.settings import (
+    AGENT_ACTIVITY_LOGS,
+    CATALOG,
+    CONTACTS,
+    DEFAULT_DOMAIN,
+    DEFAULT_LOOKBACK_SECONDS,
+    DEFAULT_PAGE_SIZE,
+    DEFAULT_REQUESTS_PER_SECOND,
+    DEFAULT_SLA_MINUTES,
+    DEFAULT_START_DATE,
+    DEFAULT_TIMEOUT_SECONDS,
+    SLA_CHANNELS,
+    SLA_ENDPOINTS,
+    SNAPSHOTS,
+    TREES,
+    Endpoint,
+)
+
+MERGE = {"disposition": "merge", "strategy": "delete-insert"}
+
+
+@dlt.source(name="ujet")
+def ujet_source(
+    subdomain: str = dlt.config.value,
+    api_token: TSecretStrValue = dlt.secrets.value,
+    domain: str = DEFAULT_DOMAIN,
+    base_url: Optional[str] = None,
+    start_date: str = DEFAULT_START_DATE,
+    requests_per_second: float = DEFAULT_REQUESTS_PER_SECOND,
+    page_size: int = DEFAULT_PAGE_SIZE,
+    lookback: Union[int, str] = DEFAULT_LOOKBACK_SECONDS,
+    sla_minutes: int = DEFAULT_SLA_MINUTES,
+    timeout: float = DEFAULT_TIMEOUT_SECONDS,
+) -> list[DltResource]:
+    """All UJET resources of one tenant, sharing one request budget.
+
+    Args:
+        subdomain: the tenant's subdomain, also the basic-auth username.
+        api_token: the API credential's token, the basic-auth password.
+        domain: the rest of the tenant's host name.
+        base_url: overrides `https://{subdomain}.{domain}/manager/api/v1`.
+        start_date: where the first run's backfill starts (ISO 8601, UTC if no zone).
+        requests_per_second: the tenant's request budget, shared by all resources.
+        page_size: `per` asked for; a server may silently send fewer.
+        lookback: seconds (or an ISO 8601 duration such as `PT10M`) re-read before the
+            cursor on every run, for records the vendor commits late.
+        sla_minutes: the window of the `menus/sla*` snapshots.
+        timeout: seconds before a request is abandoned and retried.
+    """
+    subdomain = validate_subdomain(subdomain)
+    start = parse_start_date(start_date)
+    lookback_seconds = parse_lookback(lookback)
+    _require(requests_per_second > 0, f"sources.ujet.requests_per_second must be positive, got {requests_per_second}")
+    _require(1 <= page_size <= 1000, f"sources.ujet.page_size must be between 1 and 1000, got {page_size}")
+    _require(sla_minutes >= 1, f"sources.ujet.sla_minutes must be at least 1, got {sla_minutes}")
+    api = UjetApi.connect(
+        subdomain,
+        api_token,
+        resolve_base_url(subdomain, domain, base_url),
+        requests_per_second=requests_per_second,
+        page_size=page_size,
+        timeout=timeout,
+    )
+    # frozen once per run: the upper bound of every incremental read, and the snapshot time
+    now = pendulum.now("UTC")
+    run_started = now.replace(microsecond=now.microsecond // 1000 * 1000)
+    _propagate_root_ids(CONTACTS + CATALOG)
+
+    resources: list[DltResource] = []
+    for endpoint in CONTACTS:
+        resources.append(
+            _resource(contacts, endpoint)(
+                api, endpoint, run_started,
+                updated_at=dlt.sources.incremental(
+                    "updated_at", initial_value=start, lag=lookback_seconds or None,
+                    on_cursor_value_missing="include"),
+            )
+        )
+    resources.append(
+        _resource(agent_activity_logs, AGENT_ACTIVITY_LOGS)(
+            api, start, timedelta(seconds=lookback_seconds), run_started)
+    )
+    for endpoint in CATALOG:
+        resources.append(_resource(catalog, endpoint)(api, endpoint))
+    for endpoint in TREES:
+        resources.append(_resource(tree, endpoint, write_disposition="replace")(api, endpoint))
+    for endpoint in SNAPSHOTS:
+        resources.append(
+            _resource(snapshot, endpoint, write_disposition="append")(
+                api, endpoint, run_started, sla_minutes)
+        )
+    return resources
+
+
+def contacts(
+    api: UjetApi,
+    endpoint: Endpoint,
+    run_started: pendulum.DateTime,
+    updated_at: dlt.sources.incremental[pendulum.DateTime] = dlt.sources.incremental("updated_at"),
+) -> Iterator[list[Record]]:
+    """Calls, chats or emails updated since the cursor (minus the lookback), up to run start.
+
+    dlt keeps the cursor in pipeline state and commits it with the load package that holds
+    the records, so it only advances when they are loaded.
+    """
+    progress = Progress(endpoint.name, lambda: api.client.stats.by_endpoint[endpoint.path])
+    tail = CursorTail(api.fetcher(endpoint.path), "updated_at", run_started)
+    for batch in tail.read(updated_at.start_value):
+        rows = [cursor_to_datetime(keep_vendor_root_ids(r, endpoint.root_id or ""), "updated_at")
+                for r in batch]
+        progress.add(len(rows), batch[-1].get("updated_at"))
+        yield rows
+    progress.done()
+
+
+def agent_activity_logs(
+    api: UjetApi, start: pendulum.DateTime, lookback: timedelta, run_started: pendulum.DateTime
+) -> Iterator[list[Record]]:
+    """Activity rows opened, or closed, since the last run.
+
+    A row is created when an agent's widget changes state (`started_at`) and closed at the
+    next change (`ended_at`, `duration`); there is no `updated_at`. So each run reads:
+
+    1. rows closed since the last run that were opened *before* the new-rows window
+       (`ended_at[from]` + `started_at[to]`): long states such as a day-long login;
+    2. rows opened since the last run (`started_at[from]`), open or already closed.
+
+    The two windows do not overlap, so no row is read twice (a row exactly on the boundary
+    is read by the first pass only, closed). Both cursors live in this resource's dlt state
+    and are committed with the rows they cover.
+    """
+    endpoint = AGENT_ACTIVITY_LOGS
+    cursors: dict[str, str] = dlt.current.resource_state().setdefault("cursors", {})
+    progress = Progress(endpoint.name, lambda: api.client.stats.by_endpoint[endpoint.path])
+
+    def window_start(field: str) -> pendulum.DateTime:
+        last = cursors.get(field)
+        return max(start, pendulum.instance(parse_timestamp(last)) - lookback) if last else start
+
+    new_rows_from = window_start("started_at")
+    passes = (
+        ("ended_at", window_start("ended_at"), {"started_at[to]": TimestampGrid().format(new_rows_from)}),
+        ("started_at", new_rows_from, {}),
+    )
+    emitted: set[Any] = set()
+    for field, window, fixed in passes:
+        tail = CursorTail(api.fetcher(endpoint.path, fixed), field, run_started)
+        for batch in tail.read(window):
+            rows = [r for r in batch if r.get("id") not in emitted]
+            emitted.update(r.get("id") for r in rows)
+            for cursor_field in ("started_at", "ended_at"):
+                _advance(cursors, cursor_field, rows)
+            progress.add(len(rows), f"{field} {batch[-1].get(field)}")
+            if rows:
+                yield rows
+    progress.done()
+
+
+def _advance(cursors: dict[str, str], field: str, rows: list[Record]) -> None:
+    """Moves a cursor kept in resource state to the newest `field` value among `rows`."""
+    values = [parse_timestamp(r[field]) for r in rows if isinstance(r.get(field), str)]
+    if values:
+        newest = max(values)
+        if field not in cursors or newest > parse_timestamp(cursors[field]):
+            cursors[field] = newest.isoformat()
+
+
+def catalog(api: UjetApi, endpoint: Endpoint) -> Iterator[list[Record]]:
+    """Every record of a reference list (agents, menus with deleted ones, teams, statuses)."""
+    if not endpoint.paged:
+        yield api.get_list(endpoint.path, endpoint.params)
+        return
+    params = dict(endpoint.params)
+    if endpoint.sortable:
+        params.update(sort_column="id", sort_direction="ASC")
+    seen: set[Any] = set()
+    for page in read_pages(api.fetcher(endpoint.path, params), {}):
+        fresh = [r for r in page.records if r.get("id") not in seen]
+        seen.update(r.get("id") for r in fresh)
+        if fresh:
+            yield fresh
+
+
+def tree(api: UjetApi, endpoint: Endpoint) -> Iterator[list[Record]]:
+    """A hierarchy (`menus/tree`, `teams/tree`) as one row per node with depth and path."""
+    yield flatten_tree(api.get_list(endpoint.path))
+
+
+def snapshot(
+    api: UjetApi, endpoint: Endpoint, run_started: pendulum.DateTime, sla_minutes: int
+) -> Iterator[list[Record]]:
+    """Current state of agents, queues or SLA, stamped with the run's `snapshot_at`."""
+    if endpoint.name in SLA_ENDPOINTS:
+        for channel in SLA_CHANNELS:
+            rows = api.get_list(endpoint.path, {"channel": channel, "minutes": sla_minutes})
+            yield with_snapshot(rows, run_started, channel=channel, minutes=sla_minutes)
+    else:
+        yield with_snapshot(api.get_list(endpoint.path), run_started)
+
+
+def _resource(function: Any, endpoint: Endpoint, write_disposition: Any = MERGE) -> Any:
+    return dlt.resource(
+        function,
+        name=endpoint.name,
+        primary_key=list(endpoint.primary_key),
+        write_disposition=write_disposition,
+        columns=endpoint.columns or None,
+        nested_hints=dict(endpoint.nested) or None,
+        parallelized=True,
+    )
+
+
+def _propagate_root_ids(endpoints: tuple[Endpoint, ...]) -> None:
+    """Tells dlt's normalizer to copy each root's `id` into all its child tables."""
+    tables = {e.name: {"id": e.root_id} for e in endpoints if e.root_id}
+    DataItemNormalizer.update_normalizer_config(
+        dlt.current.source_schema(), {"propagation": {"tables": tables}}  # type: ignore[typeddict-item]
+    )
+
+
+def parse_start_date(value: Any) -> pendulum.DateTime:
+    try:
+        parsed = pendulum.parse(str(value), tz="UTC") if not isinstance(value, pendulum.DateTime) else value
+    except (ValueError, pendulum.parsing.exceptions.ParserError):
+        parsed = None
+    if not isinstance(parsed, pendulum.DateTime):
+        raise ConfigurationError(
+            f"sources.ujet.start_date must be an ISO 8601 date or time such as 2024-01-01 or"
+            f" 2024-01-01T00:00:00Z, got {value!r}"
+        )
+    return parsed.in_timezone("UTC")
+
+
+def parse_lookback(value: Any) -> float:
+    """Seconds from a number or an ISO 8601 duration (`PT10M`)."""
+    seconds: Optional[float] = None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = float(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        try:
+            seconds = float(text)
+        except ValueError:
+            try:
+                duration = pendulum.parse(text)
+                if isinstance(duration, pendulum.Duration):
+                    seconds = duration.total_seconds()
+            except (ValueError, pendulum.parsing.exceptions.ParserError):
+                seconds = None
+    if seconds is None or seconds < 0:
+        raise ConfigurationError(
+            "sources.ujet.lookback must be a number of seconds or an ISO 8601 duration such as"
+            f" PT10M, got {value!r}"
+        )
+    return seconds
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise ConfigurationError(message)

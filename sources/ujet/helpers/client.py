@@ -1,0 +1,107 @@
+"""The UJET side of the shared HTTP layer: base URL, credentials, pages of an endpoint."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Mapping, Optional
+
+import httpx
+
+from sources._http import ApiClient, RetryPolicy, shared_budget
+from sources.ujet.helpers.errors import ConfigurationError, UnexpectedPayload
+from sources.ujet.helpers.pages import Page, PageFetcher, Record
+from sources.ujet.settings import API_PATH
+
+AUTH_HINT = (
+    "check sources.ujet.subdomain (the basic-auth username) and sources.ujet.api_token "
+    "(Settings > Developer Settings > API Credentials), and that the credential may read "
+    "this endpoint"
+)
+_HOST_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$", re.IGNORECASE)
+
+
+def resolve_base_url(subdomain: str, domain: str, base_url: Optional[str]) -> str:
+    """`base_url` when set, else `https://{subdomain}.{domain}/manager/api/v1`."""
+    if base_url:
+        if not base_url.startswith(("http://", "https://")):
+            raise ConfigurationError(
+                f"sources.ujet.base_url must start with http:// or https://, got {base_url!r}"
+            )
+        return base_url.rstrip("/")
+    if not domain or " " in domain or "/" in domain:
+        raise ConfigurationError(f"sources.ujet.domain must be a host name such as ujet.co, got {domain!r}")
+    return f"https://{subdomain}.{domain}{API_PATH}"
+
+
+def validate_subdomain(subdomain: str) -> str:
+    subdomain = (subdomain or "").strip()
+    if not _HOST_LABEL.match(subdomain):
+        raise ConfigurationError(
+            "sources.ujet.subdomain must be your tenant's subdomain (the leftmost part of its"
+            f" URL, e.g. 'acme' for acme.ujet.co), got {subdomain!r}"
+        )
+    return subdomain
+
+
+class UjetApi:
+    """Reads UJET endpoints through one `ApiClient` shared by all resources of a run."""
+
+    def __init__(self, client: ApiClient, page_size: int) -> None:
+        self.client = client
+        self.page_size = page_size
+
+    @classmethod
+    def connect(
+        cls,
+        subdomain: str,
+        api_token: str,
+        base_url: str,
+        *,
+        requests_per_second: Optional[float],
+        page_size: int,
+        timeout: float,
+        retry: RetryPolicy = RetryPolicy(),
+        transport: Optional[httpx.BaseTransport] = None,
+    ) -> UjetApi:
+        if not api_token or not str(api_token).strip():
+            raise ConfigurationError(
+                "sources.ujet.api_token is empty: set it in .dlt/secrets.toml or as"
+                " SOURCES__UJET__API_TOKEN"
+            )
+        client = ApiClient(
+            base_url,
+            subdomain,
+            str(api_token),
+            shared_budget((base_url, subdomain), requests_per_second),
+            vendor="UJET",
+            auth_hint=AUTH_HINT,
+            retry=retry,
+            timeout=timeout,
+            transport=transport,
+        )
+        return cls(client, page_size)
+
+    def fetcher(self, path: str, params: Optional[Mapping[str, str]] = None) -> PageFetcher:
+        """A function that fetches one page of `path` for extra query parameters."""
+        fixed = {**(params or {}), "per": str(self.page_size)}
+
+        def fetch(query: Mapping[str, str]) -> Page:
+            response = self.client.get(path, {**fixed, **query})
+            return Page.from_response(response, int(query.get("page", "1")), f"GET /{path}")
+
+        return fetch
+
+    def get_list(self, path: str, params: Optional[Mapping[str, Any]] = None) -> list[Record]:
+        """GETs an endpoint documented without paging; follows `Link: rel="next"` if sent."""
+        records: list[Record] = []
+        target: Optional[str] = path
+        while target:
+            response = self.client.get(target, params if target == path else None)
+            if not isinstance(response.data, list):
+                raise UnexpectedPayload(
+                    f"UJET GET /{path} returned a {type(response.data).__name__},"
+                    " expected a JSON list"
+                )
+            records += response.data
+            target = response.links.get("next") if response.data else None
+        return records

@@ -1,0 +1,33 @@
+"""Progress lines for long reads: a backfill at 1 request per second can take hours."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Callable, Optional
+
+logger = logging.getLogger("sources.ujet")
+
+
+class Progress:
+    """Counts records a resource has read and logs it at most every `interval` seconds."""
+
+    def __init__(self, resource: str, requests: Callable[[], int], interval: float = 10.0) -> None:
+        self.resource = resource
+        self.records = 0
+        self._requests = requests
+        self._interval = interval
+        self._started = self._last = time.monotonic()
+
+    def add(self, count: int, position: Optional[str] = None) -> None:
+        self.records += count
+        now = time.monotonic()
+        if now - self._last >= self._interval:
+            self._last = now
+            at = f", reached {position}" if position else ""
+            logger.info("%s: %d records so far in %d requests%s", self.resource, self.records,
+                        self._requests(), at)
+
+    def done(self) -> None:
+        logger.info("%s: %d records in %d requests, %.1fs", self.resource, self.records,
+                    self._requests(), time.monotonic() - self._started)
