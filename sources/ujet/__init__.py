@@ -16,6 +16,7 @@ from dlt.common.normalizers.json.relational import DataItemNormalizer
 from dlt.common.typing import TSecretStrValue
 from dlt.sources import DltResource
 
+from sources._http import RetryPolicy
 from sources.ujet.helpers.client import UjetApi, resolve_base_url, validate_subdomain
 from sources.ujet.helpers.errors import ConfigurationError
 from sources.ujet.helpers.pages import Record
@@ -33,8 +34,10 @@ from sources.ujet.settings import (
     CONTACTS,
     DEFAULT_DOMAIN,
     DEFAULT_LOOKBACK_SECONDS,
+    DEFAULT_MAX_ATTEMPTS,
     DEFAULT_PAGE_SIZE,
     DEFAULT_REQUESTS_PER_SECOND,
+    DEFAULT_RETRY_BACKOFF_SECONDS,
     DEFAULT_SLA_MINUTES,
     DEFAULT_START_DATE,
     DEFAULT_TIMEOUT_SECONDS,
@@ -60,6 +63,8 @@ def ujet_source(
     lookback: Union[int, str] = DEFAULT_LOOKBACK_SECONDS,
     sla_minutes: int = DEFAULT_SLA_MINUTES,
     timeout: float = DEFAULT_TIMEOUT_SECONDS,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    retry_backoff: float = DEFAULT_RETRY_BACKOFF_SECONDS,
 ) -> list[DltResource]:
     """All UJET resources of one tenant, sharing one request budget.
 
@@ -75,6 +80,9 @@ def ujet_source(
             cursor on every run, for records the vendor commits late.
         sla_minutes: the window of the `menus/sla*` snapshots.
         timeout: seconds before a request is abandoned and retried.
+        max_attempts: tries per request on 5xx, timeouts, dropped connections and
+            unparsable bodies before the run fails.
+        retry_backoff: seconds before the first retry; doubles with each further one.
     """
     subdomain = validate_subdomain(subdomain)
     start = parse_start_date(start_date)
@@ -82,6 +90,8 @@ def ujet_source(
     _require(requests_per_second > 0, f"sources.ujet.requests_per_second must be positive, got {requests_per_second}")
     _require(1 <= page_size <= 1000, f"sources.ujet.page_size must be between 1 and 1000, got {page_size}")
     _require(sla_minutes >= 1, f"sources.ujet.sla_minutes must be at least 1, got {sla_minutes}")
+    _require(max_attempts >= 1, f"sources.ujet.max_attempts must be at least 1, got {max_attempts}")
+    _require(retry_backoff >= 0, f"sources.ujet.retry_backoff must not be negative, got {retry_backoff}")
     api = UjetApi.connect(
         subdomain,
         api_token,
@@ -89,6 +99,7 @@ def ujet_source(
         requests_per_second=requests_per_second,
         page_size=page_size,
         timeout=timeout,
+        retry=RetryPolicy(max_attempts=max_attempts, backoff_base=retry_backoff),
     )
     # frozen once per run: the upper bound of every incremental read, and the snapshot time
     now = pendulum.now("UTC")

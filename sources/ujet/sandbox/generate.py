@@ -247,6 +247,16 @@ class ContactFactory:
         self.reference = reference
         self.ids = ids
         self.rng = rng
+        self.horizon: Optional[datetime] = None
+        """When set, conversations are cut short so that nothing happens after it."""
+
+    def _seconds_until_horizon(self, start: datetime, wanted: int) -> int:
+        if self.horizon is None:
+            return wanted
+        return max(5, min(wanted, int((self.horizon - start).total_seconds())))
+
+    def _fits(self, moment: datetime) -> bool:
+        return self.horizon is None or moment <= self.horizon
 
     # -- calls ---------------------------------------------------------------------------
     def call(self, created_at: datetime, now: datetime) -> Record:
@@ -321,7 +331,7 @@ class ContactFactory:
         wait = int(rng.expovariate(1 / 45)) + 1
         assigned = queued_at + timedelta(seconds=wait)
         connected = assigned + timedelta(seconds=rng.randint(2, 6))
-        talk = rng.randint(45, 900)
+        talk = self._seconds_until_horizon(connected, rng.randint(45, 900))
         ends = connected + timedelta(seconds=talk)
         record.update(status="finished", queued_at=ts(queued_at), assigned_at=ts(assigned),
                       connected_at=ts(connected), ends_at=ts(ends), queue_duration=wait,
@@ -341,13 +351,16 @@ class ContactFactory:
             "hold_duration": 0, "started_at": ts(connected), "ended_at": ts(ends)})
         if record["offer_type"]:
             record["offer_events"].append({"casting_time": ts(queued_at), "group": "Group 1"})
-        if rng.random() < 0.15:
+        if rng.random() < 0.35:
+            record.update(rating=rng.randint(1, 5), has_feedback=rng.random() < 0.3)
+        if rng.random() < 0.15 and self._fits(ends + timedelta(minutes=15)):
             self._transfer(record, "call", agent, ends)
         if rng.random() < 0.1:
             self._virtual_agent(record, "call", queue, lang, record_created(record), queued_at)
         # most wrap-ups are done by the time the tenant is generated; the rest finish later
-        if rng.random() < 0.85:
-            self.wrap_up(record, "call", at=parse_ts(record["updated_at"]) + timedelta(seconds=rng.randint(5, 60)))
+        wrapped_at = parse_ts(record["updated_at"]) + timedelta(seconds=rng.randint(5, 60))
+        if rng.random() < 0.85 and self._fits(wrapped_at):
+            self.wrap_up(record, "call", at=wrapped_at)
 
     def _call_abandoned(self, record: Record, queue: Menu, lang: str, queued_at: datetime) -> None:
         wait = self.rng.randint(2, 240)
@@ -388,7 +401,7 @@ class ContactFactory:
             agent = self.reference.agent(rng.choice(self.reference.skills[queue.id]))
             wait = int(rng.expovariate(1 / 30)) + 1
             assigned = queued_at + timedelta(seconds=wait)
-            length = rng.randint(120, 1500)
+            length = self._seconds_until_horizon(assigned, rng.randint(120, 1500))
             ends = assigned + timedelta(seconds=length)
             messages = rng.randint(4, 40)
             record.update(status="finished", assigned_at=ts(assigned), ends_at=ts(ends),
@@ -406,12 +419,15 @@ class ContactFactory:
                 "message_count": messages, "response_count": messages // 2,
                 "response_time_total": messages * 10, "response_time_max": 60,
                 "response_time_avg": 20, "started_at": ts(assigned), "ended_at": ts(ends)})
-            if rng.random() < 0.12:
+            if rng.random() < 0.35:
+                record.update(rating=rng.randint(1, 5), has_feedback=rng.random() < 0.3)
+            if rng.random() < 0.12 and self._fits(ends + timedelta(minutes=15)):
                 self._transfer(record, "chat", agent, ends)
             if rng.random() < 0.15:
                 self._virtual_agent(record, "chat", queue, lang, created_at, queued_at)
-            if rng.random() < 0.85:
-                self.wrap_up(record, "chat", at=parse_ts(record["updated_at"]) + timedelta(seconds=rng.randint(5, 60)))
+            wrapped_at = parse_ts(record["updated_at"]) + timedelta(seconds=rng.randint(5, 60))
+            if rng.random() < 0.85 and self._fits(wrapped_at):
+                self.wrap_up(record, "chat", at=wrapped_at)
         elif outcome < 0.86:
             wait = rng.randint(5, 300)
             ends = queued_at + timedelta(seconds=wait)
@@ -495,6 +511,7 @@ class ContactFactory:
     # -- shared pieces -------------------------------------------------------------------
     def _contact_base(self, contact_id: int, queue: Menu, lang: str, created_at: datetime) -> Record:
         selected = queue.as_record()
+        ticket = str(self.rng.randint(1000, 99999)) if self.rng.random() < 0.2 else None
         if self.rng.random() < 0.05:
             # real payloads sometimes carry the documented "string" typing of `hidden`
             selected["hidden"] = "false"
@@ -503,8 +520,8 @@ class ContactFactory:
             "created_at": ts(created_at), "queued_at": None, "assigned_at": None,
             "connected_at": None, "ends_at": None, "updated_at": ts(created_at),
             "wait_duration": 0, "queue_duration": 0, "call_duration": 0,
-            "rating": None, "has_feedback": False, "out_ticket_id": None,
-            "out_ticket_url": None, "verified": self.rng.random() < 0.3, "fail_reason": "nothing",
+            "rating": None, "has_feedback": False, "out_ticket_id": ticket,
+            "out_ticket_url": f"https://acme.example/tickets/{ticket}" if ticket else None, "verified": self.rng.random() < 0.3, "fail_reason": "nothing",
             "selected_menu": selected, "menu_path": menu_path(queue), "agent_info": None,
             "end_user": {"id": self.rng.randint(5000, 9000),
                          "identifier": f"customer-{self.rng.randint(1, 99999)}",
@@ -622,7 +639,8 @@ class ContactFactory:
             return
         last = talk_segments[-1]
         started = parse_ts(last["ended_at"])
-        acw = max(1, int((at - started).total_seconds()))
+        # after-call work takes minutes at most, even when the vendor records it late
+        acw = max(1, min(int((at - started).total_seconds()), self.rng.randint(20, 300)))
         queue_id = record["selected_menu"]["id"]
         queue = self.reference.menu(queue_id) if queue_id in {m.id for m in self.reference.menus} \
             else self.reference.queues(channel)[0]
@@ -639,7 +657,9 @@ class ContactFactory:
         options = ["rating", "ticket"]
         if channel != "email" and record["handle_durations"]:
             options += ["wrap_up", "correct_segment"]
-        if channel != "email" and record.get("status") == "finished":
+        known_agents = {a["id"] for a in self.reference.agents}
+        if (channel != "email" and record.get("status") == "finished" and record["handle_durations"]
+                and record["handle_durations"][-1]["agent_id"] in known_agents):
             options.append("transfer")
         what = rng.choice(options)
         if what == "rating" and channel != "email":

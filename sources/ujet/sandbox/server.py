@@ -56,7 +56,9 @@ class SandboxOptions:
     churn_per_request: int = 0
     """Contacts changed after every page of calls, chats or emails is served."""
     fault_rate: float = 0.0
-    """Share of requests answered with a fault from `fault_kinds`."""
+    """Share of requests answered with a random fault from `fault_kinds`."""
+    fault_every: int = 0
+    """Answer every n-th request with the next fault of `fault_kinds`, in turn (0: never)."""
     fault_kinds: tuple[str, ...] = ("500", "503", "truncated", "partial_json", "reset")
     seed: int = 1
     latency: float = 0.0
@@ -112,6 +114,7 @@ class SandboxServer:
         self.requests: list[LoggedRequest] = []
         self._log_lock = threading.Lock()
         self._rng = random.Random(self.options.seed)
+        self._served = 0
         self._bucket = (_TokenBucket(self.options.requests_per_second, self.options.burst)
                         if self.options.requests_per_second else None)
         self._httpd = ThreadingHTTPServer((host, port), _handler_for(self))
@@ -167,9 +170,7 @@ class SandboxServer:
                            {"WWW-Authenticate": 'Basic realm="Application"'})
         if not path.startswith(API_ROOT):
             return _Answer(404, {"message": "Not Found"})
-        with self._log_lock:
-            fault = (self._rng.choice(self.options.fault_kinds)
-                     if self._rng.random() < self.options.fault_rate else None)
+        fault = self._next_fault()
         if fault in ("500", "502", "503"):
             return _Answer(int(fault), {"message": "Internal Server Error"}, fault=fault)
         if fault == "html":
@@ -180,6 +181,17 @@ class SandboxServer:
             return _Answer(400, {"message": str(exc)})
         answer.fault = fault
         return answer
+
+    def _next_fault(self) -> Optional[str]:
+        options = self.options
+        with self._log_lock:
+            self._served += 1
+            if options.fault_every and self._served % options.fault_every == 0:
+                turn = self._served // options.fault_every - 1
+                return options.fault_kinds[turn % len(options.fault_kinds)]
+            if options.fault_rate and self._rng.random() < options.fault_rate:
+                return self._rng.choice(options.fault_kinds)
+            return None
 
     def _authorized(self, header: Optional[str]) -> bool:
         if not header or not header.startswith("Basic "):

@@ -231,17 +231,25 @@ class Tenant:
             return ids
 
     def create(self, kind: str, count: int = 1) -> list[Any]:
-        """New contacts that just ended (or are still waiting); returns their ids."""
+        """Contacts that arrived 3 to 7 minutes ago and have ended by now (or still wait);
+        returns their ids. Their pickups are logged when they happened, so their activity
+        logs carry times from those minutes: inside the default lookback of a run that
+        follows, as in a tenant a pipeline reads every few minutes."""
         with self.lock:
             build = {"calls": self.factory.call, "chats": self.factory.chat,
                      "emails": self.factory.email}[kind]
             now = self.now()
             created = []
-            for _ in range(count):
-                record = build(now - timedelta(minutes=self.rng.randint(4, 30)), now)
-                record["updated_at"] = ts(now)
-                self.collections[kind][record["id"]] = record
-                created.append(record)
+            self.factory.horizon = now
+            try:
+                for _ in range(count):
+                    record = build(now - timedelta(seconds=self.rng.randint(200, 420)), now)
+                    record["updated_at"] = ts(now)
+                    self.collections[kind][record["id"]] = record
+                    created.append(record)
+            finally:
+                self.factory.horizon = None
+            for record in created:
                 if kind != "emails":
                     for log in pickup_logs(self.reference, self.ids, [record], CHANNEL_OF[kind]):
                         self.collections["agent_activity_logs"][log["id"]] = log
@@ -286,9 +294,10 @@ class Tenant:
         with self.lock:
             now = self.now()
             logs = self.collections["agent_activity_logs"]
+            generated_agents = {a["id"] for a in self.reference.agents}
             open_rows = [r for r in logs.values()
                          if r["ended_at"] is None and r["activity"] == "user_status_changed"
-                         and r["agent_id"] >= 100]
+                         and r["agent_id"] in generated_agents]
             latest: dict[int, Record] = {}
             for row in open_rows:
                 if row["started_at"] >= latest.get(row["agent_id"], {"started_at": ""})["started_at"]:

@@ -1,0 +1,258 @@
+"""`ccelt`: run pipelines, the demo, and sandbox tenants. Parses, calls, reports.
+
+Exit codes: 0 success, 1 the run failed, 2 bad configuration or arguments, 3 the vendor
+refused the credentials.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import logging
+import sys
+from typing import Any, Callable, Optional, Sequence
+
+from sources._http import AuthenticationError, HttpError
+from sources.ujet.helpers.errors import ConfigurationError, UjetError
+
+EXIT_FAILED, EXIT_CONFIG, EXIT_AUTH = 1, 2, 3
+logger = logging.getLogger("ccelt")
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return EXIT_CONFIG
+    redactor = _configure_logging(args.log_level)
+    try:
+        result: int = args.handler(args, redactor)
+        return result
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ccelt",
+        description="Incremental ELT for contact-center platforms into DuckDB, Postgres or BigQuery.",
+    )
+    parser.add_argument("--log-level", default="INFO",
+                        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+                        help="how much to log on stderr (default: INFO)")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    run = commands.add_parser(
+        "run", help="load a vendor's tenant into the warehouse",
+        description="Load a vendor's tenant into the warehouse configured as"
+                    " [destination.warehouse]. Safe to schedule every few minutes.")
+    run_vendors = run.add_subparsers(title="vendors", metavar="VENDOR")
+    run_ujet = run_vendors.add_parser(
+        "ujet", help="UJET / Google CCAI Platform",
+        description="Load every documented UJET list endpoint incrementally. Settings come"
+                    " from .dlt/config.toml and .dlt/secrets.toml under [sources.ujet], or from"
+                    " environment variables such as SOURCES__UJET__API_TOKEN.")
+    run_ujet.add_argument("--resources", type=_csv, default=None, metavar="NAMES",
+                          help="comma-separated resources to load (default: all), e.g. calls,chats")
+    run_ujet.set_defaults(handler=_run_ujet)
+
+    demo = commands.add_parser(
+        "demo", help="load a local sandbox tenant into ccelt_demo.duckdb and show the result",
+        description="Start a sandbox UJET tenant on 127.0.0.1, backfill it into"
+                    " ccelt_demo.duckdb, let the tenant work for a moment, run again"
+                    " incrementally, and print what was loaded. Touches no real tenant.")
+    demo.add_argument("--database", default="ccelt_demo.duckdb", help="DuckDB file to write")
+    demo.set_defaults(handler=_demo)
+
+    sandbox = commands.add_parser("sandbox", help="serve a fake vendor tenant on 127.0.0.1")
+    sandbox_vendors = sandbox.add_subparsers(title="vendors", metavar="VENDOR")
+    sandbox_ujet = sandbox_vendors.add_parser(
+        "ujet", help="a fake UJET tenant speaking the documented manager API",
+        description="Serve a generated UJET tenant (plus the vendor's own sample records) until"
+                    " interrupted. Switches reproduce what real tenants do to clients.")
+    sandbox_ujet.add_argument("--port", type=int, default=8765)
+    sandbox_ujet.add_argument("--token", default=None, help="API token to accept (default: random)")
+    sandbox_ujet.add_argument("--seed", type=int, default=7, help="makes the generated data repeatable")
+    sandbox_ujet.add_argument("--days", type=float, default=7, help="days of history")
+    sandbox_ujet.add_argument("--calls", type=int, default=600)
+    sandbox_ujet.add_argument("--chats", type=int, default=300)
+    sandbox_ujet.add_argument("--emails", type=int, default=120)
+    sandbox_ujet.add_argument("--agents", type=int, default=24)
+    sandbox_ujet.add_argument("--requests-per-second", type=float, default=1.0,
+                              help="rate limit answered with 429 (default: 1, as documented; 0 for none)")
+    sandbox_ujet.add_argument("--max-per", type=int, default=100, help="silent cap on per")
+    sandbox_ujet.add_argument("--exclusive-bounds", action="store_true",
+                              help="treat [from]/[to] as exclusive (default: inclusive)")
+    sandbox_ujet.add_argument("--no-pagination-headers", action="store_true",
+                              help="send no Link, Total or Per-Page headers")
+    sandbox_ujet.add_argument("--shuffle-ties", action="store_true",
+                              help="return equal sort values in a new order on every request")
+    sandbox_ujet.add_argument("--churn", type=int, default=0,
+                              help="contacts changed after every page of calls, chats or emails")
+    sandbox_ujet.add_argument("--fault-rate", type=float, default=0.0,
+                              help="share of requests answered with 5xx, truncated or dropped responses")
+    sandbox_ujet.set_defaults(handler=_sandbox_ujet)
+    return parser
+
+
+def _csv(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+# -- commands ------------------------------------------------------------------------------
+def _run_ujet(args: argparse.Namespace, redactor: "_Redactor") -> int:
+    import dlt
+
+    from pipelines.summary import format_summary
+    from pipelines.ujet import run_ujet
+
+    token = dlt.secrets.get("sources.ujet.api_token")
+    subdomain = dlt.config.get("sources.ujet.subdomain")
+    redactor.add(token, subdomain)
+    return _report_failures(redactor, "ccelt run ujet",
+                            lambda: print(format_summary(run_ujet(resources=args.resources))))
+
+
+def _demo(args: argparse.Namespace, redactor: "_Redactor") -> int:
+    from pipelines.demo import run_demo
+
+    return _report_failures(redactor, "ccelt demo", lambda: run_demo(args.database, print))
+
+
+def _sandbox_ujet(args: argparse.Namespace, redactor: "_Redactor") -> int:
+    from sources.ujet.sandbox.server import SandboxOptions, SandboxServer
+    from sources.ujet.sandbox.tenant import Tenant, TenantSize
+
+    options = SandboxOptions(
+        max_per=args.max_per,
+        from_inclusive=not args.exclusive_bounds,
+        to_inclusive=not args.exclusive_bounds,
+        pagination_headers=not args.no_pagination_headers,
+        shuffle_ties=args.shuffle_ties,
+        requests_per_second=args.requests_per_second or None,
+        churn_per_request=args.churn,
+        fault_rate=args.fault_rate,
+        seed=args.seed,
+    )
+    if args.token:
+        options.api_token = args.token
+    size = TenantSize(days=args.days, agents=args.agents, calls=args.calls, chats=args.chats,
+                      emails=args.emails)
+    server = SandboxServer(Tenant(seed=args.seed, size=size), options, port=args.port)
+    print(f"UJET sandbox tenant on {server.base_url}\n"
+          f"  subdomain: {options.subdomain}\n  api token: {options.api_token}\n"
+          "Point ccelt at it:\n"
+          f"  export SOURCES__UJET__SUBDOMAIN={options.subdomain}"
+          f" SOURCES__UJET__API_TOKEN={options.api_token}"
+          f" SOURCES__UJET__BASE_URL={server.base_url}\n"
+          "  ccelt run ujet\n"
+          "Ctrl-C stops it.", flush=True)
+    try:
+        server.serve_forever()
+    finally:
+        server.stop()
+    return 0
+
+
+def _report_failures(redactor: "_Redactor", command: str, action: Callable[[], Any]) -> int:
+    """Runs `action`; turns failures into one clear, secret-free message and an exit code."""
+    try:
+        action()
+        return 0
+    except Exception as exc:  # noqa: BLE001 (the CLI is where failures become messages)
+        code, message = _explain(exc)
+        logger.debug("%s failed", command, exc_info=True)
+        print(redactor.redact(f"{command} failed: {message}"), file=sys.stderr)
+        return code
+
+
+def _explain(exc: BaseException) -> tuple[int, str]:
+    from dlt.common.configuration.exceptions import ConfigFieldMissingException
+
+    root = _root_cause(exc)
+    if isinstance(root, ConfigFieldMissingException):
+        keys = ", ".join(f"sources.ujet.{f}" if "ujet" in str(root.spec_name).lower() else f
+                         for f in root.fields)
+        return EXIT_CONFIG, (f"missing configuration: {keys}. Set it in .dlt/config.toml (the"
+                             " token in .dlt/secrets.toml) or as an environment variable such as"
+                             " SOURCES__UJET__API_TOKEN; see README.md, 'Connect your tenant'")
+    if isinstance(root, ConfigurationError):
+        return EXIT_CONFIG, str(root)
+    if isinstance(root, AuthenticationError):
+        return EXIT_AUTH, str(root)
+    if isinstance(root, (HttpError, UjetError)):
+        return EXIT_FAILED, str(root)
+    step = getattr(exc, "step", None)
+    where = f" at the {step} step" if step else ""
+    return EXIT_FAILED, f"{type(root).__name__}{where}: {root}"
+
+
+def _root_cause(exc: BaseException) -> BaseException:
+    """The innermost cause: dlt wraps source errors in PipelineStepFailed and friends."""
+    seen = set()
+    while id(exc) not in seen:
+        seen.add(id(exc))
+        inner = getattr(exc, "exception", None) or exc.__cause__
+        if not isinstance(inner, BaseException):
+            break
+        exc = inner
+    return exc
+
+
+# -- logging -------------------------------------------------------------------------------
+class _Redactor(logging.Filter):
+    """Replaces secrets in log records and messages, wherever they come from."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.secrets: set[str] = set()
+
+    def add(self, secret: Optional[str], username: Optional[str] = None) -> None:
+        if secret and len(str(secret)) >= 4:
+            self.secrets.add(str(secret))
+            if username:
+                # what an Authorization header would carry
+                self.secrets.add(base64.b64encode(f"{username}:{secret}".encode()).decode())
+
+    def redact(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, "***")
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.secrets:
+            record.msg = self.redact(record.getMessage())
+            record.args = ()
+        return True
+
+
+class _QuietNullColumns(logging.Filter):
+    """dlt warns on every run about columns that were only ever null; they appear once a
+    value arrives, so the warning is noise for a scheduled job."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "did not receive any data during this load" not in record.getMessage()
+
+
+def _configure_logging(level: str) -> _Redactor:
+    redactor = _Redactor()
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s",
+                                           datefmt="%H:%M:%S"))
+    handler.addFilter(redactor)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # httpx logs every request at INFO; our own progress lines are enough
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
+    dlt_logger = logging.getLogger("dlt")
+    dlt_logger.addFilter(redactor)
+    dlt_logger.addFilter(_QuietNullColumns())
+    return redactor
+
+
+if __name__ == "__main__":
+    sys.exit(main())

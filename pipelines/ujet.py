@@ -1,0 +1,143 @@
+"""`ccelt run ujet`: load a UJET tenant into the warehouse, finishing earlier work first."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any, Optional, Sequence
+
+import dlt
+from dlt.common.destination import Destination
+from dlt.common.pipeline import LoadInfo
+
+from pipelines.warehouse import loader_file_format, warehouse_destination
+from sources._http import PROCESS_STATS
+from sources.ujet import ujet_source
+
+logger = logging.getLogger(__name__)
+
+PIPELINE_NAME = "ujet"
+DATASET_NAME = "ujet"
+
+
+@dataclass
+class RunSummary:
+    """What one run did, for the closing report."""
+
+    pipeline_name: str
+    destination: str
+    dataset: str
+    seconds: float = 0.0
+    rows: dict[str, int] = field(default_factory=dict)
+    pending_packages: int = 0
+    """Load packages an earlier, interrupted run left behind, loaded before extracting."""
+    new_tables: list[str] = field(default_factory=list)
+    new_columns: list[tuple[str, str, str]] = field(default_factory=list)
+    """(table, column, data type) added to tables that existed before this run."""
+    variants: list[tuple[str, str, str]] = field(default_factory=list)
+    """Columns dlt added because a value did not fit its column's type."""
+    requests: int = 0
+    rate_limited: int = 0
+    retries: int = 0
+
+
+def run_ujet(
+    *,
+    pipeline_name: str = PIPELINE_NAME,
+    dataset_name: str = DATASET_NAME,
+    destination: Optional[Destination] = None,
+    resources: Optional[Sequence[str]] = None,
+    source_args: Optional[dict[str, Any]] = None,
+) -> RunSummary:
+    """Loads every UJET endpoint (or only `resources`) into the warehouse.
+
+    A scheduled run first loads any package an earlier run extracted but could not load
+    (a crash, a locked or unreachable warehouse). Those packages carry the cursors that were
+    advanced when they were extracted, so loading them first loses nothing; then this run
+    extracts from where they end. Without this, dlt would only load the leftovers and skip
+    extraction until the next run.
+
+    Args:
+        source_args: explicit `ujet_source` arguments (tests, the demo); everything else
+            comes from dlt config.
+    """
+    destination = destination or warehouse_destination()
+    pipeline = dlt.pipeline(pipeline_name, destination=destination, dataset_name=dataset_name)
+    file_format = loader_file_format(destination)
+    summary = RunSummary(pipeline_name, _describe(destination), dataset_name)
+    started, requests_before = time.monotonic(), PROCESS_STATS.snapshot()
+    columns_before = _user_columns(pipeline)
+
+    if pipeline.has_pending_data:
+        summary.pending_packages = len(pipeline.list_normalized_load_packages()) + len(
+            pipeline.list_extracted_load_packages())
+        logger.warning(
+            "%s: %d load package(s) from an earlier run were not loaded yet; loading them first",
+            pipeline_name, summary.pending_packages,
+        )
+        pipeline.run(loader_file_format=file_format)
+        _add_rows(summary, pipeline)
+
+    source = ujet_source(**(source_args or {}))
+    if resources:
+        source = source.with_resources(*resources)
+    logger.info("%s: extracting %s into %s dataset %s", pipeline_name,
+                ", ".join(source.selected_resources), summary.destination, dataset_name)
+    load_info: LoadInfo = pipeline.run(source, loader_file_format=file_format)
+    _add_rows(summary, pipeline)
+    logger.debug("%s", load_info)
+
+    _describe_schema_changes(summary, columns_before, _user_columns(pipeline))
+    requests = PROCESS_STATS.since(requests_before)
+    summary.requests, summary.rate_limited, summary.retries = (
+        requests.requests, requests.rate_limited, requests.retries)
+    summary.seconds = time.monotonic() - started
+    return summary
+
+
+def _add_rows(summary: RunSummary, pipeline: dlt.Pipeline) -> None:
+    trace = pipeline.last_trace
+    normalize = trace.last_normalize_info if trace else None
+    if normalize is None:
+        return
+    for table, count in normalize.row_counts.items():
+        if not table.startswith("_dlt"):
+            summary.rows[table] = summary.rows.get(table, 0) + count
+
+
+def _user_columns(pipeline: dlt.Pipeline) -> dict[str, dict[str, str]]:
+    """Tables and their columns (with types) as the pipeline's schema knows them now."""
+    if not pipeline.default_schema_name:
+        return {}
+    return {
+        name: {c: col.get("data_type", "?") for c, col in table.get("columns", {}).items()
+               if not c.startswith("_dlt")}
+        for name, table in pipeline.default_schema.tables.items()
+        if not name.startswith("_dlt")
+    }
+
+
+def _describe_schema_changes(summary: RunSummary, before: dict[str, dict[str, str]],
+                             after: dict[str, dict[str, str]]) -> None:
+    for table, columns in sorted(after.items()):
+        if table not in before:
+            summary.new_tables.append(table)
+        for column, data_type in sorted(columns.items()):
+            if column in before.get(table, {}):
+                continue
+            if "__v_" in column:
+                summary.variants.append((table, column, data_type))
+            elif table in before:
+                summary.new_columns.append((table, column, data_type))
+
+
+def _describe(destination: Destination) -> str:
+    """Engine and, for DuckDB, the file; never credentials."""
+    kind = destination.destination_name if hasattr(destination, "destination_name") else str(destination)
+    config = destination.configuration(destination.spec(), accept_partial=True)
+    database = getattr(getattr(config, "credentials", None), "database", None)
+    engine = destination.destination_type.rsplit(".", 1)[-1]
+    if engine == "duckdb" and database:
+        return f"duckdb ({database})"
+    return engine if engine == kind else f"{engine} ({kind})"
