@@ -169,36 +169,54 @@ def _report_failures(redactor: "_Redactor", command: str, action: Callable[[], A
 
 
 def _explain(exc: BaseException) -> tuple[int, str]:
-    from dlt.common.configuration.exceptions import ConfigFieldMissingException
+    from dlt.common.configuration.exceptions import (
+        ConfigFieldMissingException,
+        ConfigValueCannotBeCoercedException,
+    )
 
-    root = _root_cause(exc)
-    if isinstance(root, ConfigFieldMissingException):
-        keys = ", ".join(f"sources.ujet.{f}" if "ujet" in str(root.spec_name).lower() else f
-                         for f in root.fields)
+    chain = _causes(exc)
+
+    def first(kind: type[BaseException]) -> Optional[Any]:
+        return next((e for e in chain if isinstance(e, kind)), None)
+
+    if missing := first(ConfigFieldMissingException):
+        keys = ", ".join(f"sources.ujet.{f}" if f in _UJET_SETTINGS + ("api_token",) else f
+                         for f in missing.fields)
         return EXIT_CONFIG, (f"missing configuration: {keys}. Set it in .dlt/config.toml (the"
                              " token in .dlt/secrets.toml) or as an environment variable such as"
-                             " SOURCES__UJET__API_TOKEN; see README.md, 'Connect your tenant'")
-    if isinstance(root, ConfigurationError):
-        return EXIT_CONFIG, str(root)
-    if isinstance(root, AuthenticationError):
-        return EXIT_AUTH, str(root)
-    if isinstance(root, (HttpError, UjetError)):
-        return EXIT_FAILED, str(root)
+                             " SOURCES__UJET__SUBDOMAIN; see README.md, 'Connect your tenant'")
+    if wrong_type := first(ConfigValueCannotBeCoercedException):
+        key = wrong_type.field_name
+        if key in _UJET_SETTINGS:
+            key = f"sources.ujet.{key} (SOURCES__UJET__{key.upper()})"
+        return EXIT_CONFIG, (f"the configured value of {key} is not a valid"
+                             f" {getattr(wrong_type.hint, '__name__', wrong_type.hint)}")
+    if invalid := first(ConfigurationError):
+        return EXIT_CONFIG, str(invalid)
+    if refused := first(AuthenticationError):
+        return EXIT_AUTH, str(refused)
+    if failed := first(HttpError) or first(UjetError):
+        return EXIT_FAILED, str(failed)
+    root = chain[-1]
     step = getattr(exc, "step", None)
     where = f" at the {step} step" if step else ""
     return EXIT_FAILED, f"{type(root).__name__}{where}: {root}"
 
 
-def _root_cause(exc: BaseException) -> BaseException:
-    """The innermost cause: dlt wraps source errors in PipelineStepFailed and friends."""
-    seen = set()
-    while id(exc) not in seen:
-        seen.add(id(exc))
-        inner = getattr(exc, "exception", None) or exc.__cause__
-        if not isinstance(inner, BaseException):
-            break
-        exc = inner
-    return exc
+_UJET_SETTINGS = ("subdomain", "domain", "base_url", "start_date", "requests_per_second",
+                  "page_size", "lookback", "sla_minutes", "timeout", "max_attempts",
+                  "retry_backoff")
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """The exception and what it wraps: dlt wraps source errors in PipelineStepFailed."""
+    chain: list[BaseException] = []
+    current: Optional[BaseException] = exc
+    while current is not None and all(current is not seen for seen in chain):
+        chain.append(current)
+        inner = getattr(current, "exception", None)
+        current = inner if isinstance(inner, BaseException) else current.__cause__
+    return chain
 
 
 # -- logging -------------------------------------------------------------------------------

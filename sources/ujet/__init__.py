@@ -8,7 +8,7 @@ endpoint; the endpoint table lives in `settings.py`, the paging in `helpers/tail
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any, Iterator, Optional, Union
+from typing import Any, Iterator, Optional
 
 import dlt
 import pendulum
@@ -60,7 +60,8 @@ def ujet_source(
     start_date: str = DEFAULT_START_DATE,
     requests_per_second: float = DEFAULT_REQUESTS_PER_SECOND,
     page_size: int = DEFAULT_PAGE_SIZE,
-    lookback: Union[int, str] = DEFAULT_LOOKBACK_SECONDS,
+    # str, so both `lookback = 600` and `SOURCES__UJET__LOOKBACK=PT10M` reach parse_lookback
+    lookback: str = str(DEFAULT_LOOKBACK_SECONDS),
     sla_minutes: int = DEFAULT_SLA_MINUTES,
     timeout: float = DEFAULT_TIMEOUT_SECONDS,
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,

@@ -45,15 +45,19 @@ class Harness:
     page_size: int = 100
     lookback: int = 600
 
-    def run(self, **source_args: Any) -> RunSummary:
+    def source_args(self, **overrides: Any) -> dict[str, Any]:
+        """`ujet_source` arguments that point at the sandbox, fast retries included."""
         args = dict(subdomain=self.sandbox.options.subdomain,
                     api_token=self.sandbox.options.api_token,
                     base_url=self.sandbox.base_url, requests_per_second=500,
                     page_size=self.page_size, lookback=self.lookback, retry_backoff=0.01,
                     start_date="2015-01-01")
-        args.update(source_args)
+        args.update(overrides)
+        return args
+
+    def run(self, **source_args: Any) -> RunSummary:
         return run_ujet(pipeline_name=self.pipeline_name, destination=self.destination(),
-                        source_args=args)
+                        source_args=self.source_args(**source_args))
 
     def destination(self) -> Any:
         return dlt.destinations.duckdb(str(self.database), destination_name="warehouse")

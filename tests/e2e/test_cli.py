@@ -1,0 +1,127 @@
+"""The `ccelt` command as a user runs it: a real process, configured by environment."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import Harness
+
+CCELT = [sys.executable, "-m", "pipelines.cli"]
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def ccelt(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items()
+                if not k.startswith(("SOURCES__", "DESTINATION__"))}
+    full_env.update(env, PYTHONPATH=str(PROJECT_ROOT))
+    return subprocess.run([*CCELT, *args], env=full_env, cwd=cwd, capture_output=True,
+                          text=True, timeout=240)
+
+
+def tenant_env(h: Harness, tmp_path: Path, token: str) -> dict[str, str]:
+    return {
+        "DLT_DATA_DIR": str(tmp_path / "dlt"),
+        "SOURCES__UJET__SUBDOMAIN": h.sandbox.options.subdomain,
+        "SOURCES__UJET__API_TOKEN": token,
+        "SOURCES__UJET__BASE_URL": h.sandbox.base_url,
+        "SOURCES__UJET__REQUESTS_PER_SECOND": "200",
+        "DESTINATION__WAREHOUSE__DESTINATION_TYPE": "duckdb",
+        "DESTINATION__WAREHOUSE__CREDENTIALS": str(h.database),
+    }
+
+
+def files_containing(root: Path, secret: str) -> list[Path]:
+    needle = secret.encode()
+    return [p for p in root.rglob("*") if p.is_file() and needle in p.read_bytes()]
+
+
+def test_bad_token_fails_at_once_with_a_clear_message_and_never_shows_the_token(
+        harness, tmp_path: Path) -> None:
+    h: Harness = harness()
+    wrong = "not-the-right-token-7f3a9c"
+
+    result = ccelt("--log-level", "DEBUG", "run", "ujet", env=tenant_env(h, tmp_path, wrong),
+                   cwd=tmp_path)
+
+    assert result.returncode == 3
+    assert "refused the credentials" in result.stderr
+    assert "sources.ujet.api_token" in result.stderr
+    assert wrong not in result.stdout + result.stderr
+    assert files_containing(tmp_path, wrong) == []
+    # 401 is not retried: one refused request per resource that got to ask, at most
+    assert {r.status for r in h.sandbox.requests} == {401}
+    assert len(h.sandbox.requests) <= 14
+
+
+def test_a_successful_run_prints_its_summary_and_keeps_the_token_out_of_everything(
+        harness, tmp_path: Path) -> None:
+    h: Harness = harness()
+    token = h.sandbox.options.api_token
+
+    result = ccelt("--log-level", "DEBUG", "run", "ujet", env=tenant_env(h, tmp_path, token),
+                   cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    calls = len(h.tenant.records("calls"))
+    assert f"calls{' ' * 10}" in result.stdout.replace("  ", " " * 2) or "calls " in result.stdout
+    assert any(line.split()[:2] == ["calls", f"{calls:,}"] for line in result.stdout.splitlines())
+    assert f"requests: {len(h.sandbox.requests):,}" in result.stdout
+    assert token not in result.stdout + result.stderr
+    # not in the pipeline's state, trace or load packages, nor in the warehouse file
+    assert files_containing(tmp_path, token) == []
+
+
+def test_resources_option_loads_only_the_named_resources(harness, tmp_path: Path) -> None:
+    h: Harness = harness()
+
+    result = ccelt("run", "ujet", "--resources", "agents,user_statuses",
+                   env=tenant_env(h, tmp_path, h.sandbox.options.api_token), cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert {r.path for r in h.sandbox.requests} == {"agents", "user_statuses"}
+
+
+def test_missing_configuration_names_the_key_and_how_to_set_it(tmp_path: Path) -> None:
+    result = ccelt("run", "ujet", env={"DLT_DATA_DIR": str(tmp_path / "dlt")}, cwd=tmp_path)
+
+    assert result.returncode == 2
+    assert "subdomain" in result.stderr
+    assert "SOURCES__UJET__" in result.stderr
+
+
+def test_invalid_setting_is_reported_before_any_request(harness, tmp_path: Path) -> None:
+    h: Harness = harness()
+    env = tenant_env(h, tmp_path, h.sandbox.options.api_token)
+    env["SOURCES__UJET__LOOKBACK"] = "ten minutes"
+
+    result = ccelt("run", "ujet", env=env, cwd=tmp_path)
+
+    assert result.returncode == 2
+    assert "sources.ujet.lookback" in result.stderr and "PT10M" in result.stderr
+    assert h.sandbox.requests == []
+
+
+@pytest.mark.parametrize("command", [[], ["run"], ["run", "ujet"], ["demo"], ["sandbox"],
+                                     ["sandbox", "ujet"]])
+def test_every_command_explains_itself(command: list[str], tmp_path: Path) -> None:
+    result = ccelt(*command, "--help", env={}, cwd=tmp_path)
+
+    assert result.returncode == 0
+    assert result.stdout.startswith("usage: ccelt")
+
+
+def test_a_setting_of_the_wrong_type_names_the_key(harness, tmp_path: Path) -> None:
+    h: Harness = harness()
+    env = tenant_env(h, tmp_path, h.sandbox.options.api_token)
+    env["SOURCES__UJET__PAGE_SIZE"] = "a hundred"
+
+    result = ccelt("run", "ujet", env=env, cwd=tmp_path)
+
+    assert result.returncode == 2
+    assert "sources.ujet.page_size" in result.stderr
+    assert h.sandbox.requests == []

@@ -1,0 +1,172 @@
+"""Scheduled runs against a sandbox tenant: cost, recovery, schema drift, table shapes."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import dlt
+import pytest
+
+from pipelines.warehouse import loader_file_format
+from sources.ujet import ujet_source
+from sources.ujet.sandbox.generate import ts
+from sources.ujet.sandbox.tenant import Tenant
+from tests.e2e.conftest import SMALL, Harness
+from tests.e2e.exactness import assert_exact
+from sources.ujet.helpers.rows import flatten_tree
+
+
+def test_second_run_without_changes_makes_the_minimum_number_of_requests(harness) -> None:
+    h: Harness = harness(page_size=10, lookback=0)
+    h.run()
+    h.sandbox.reset_log()
+
+    summary = h.run()
+
+    tenant, per = h.tenant, 10
+    pages = {name: math.ceil(len(tenant.records(name)) / per)
+             for name in ("agents", "menus", "teams")}
+    # one page of each contact window (nothing changed since the cursor), the two activity
+    # windows, every page of the paged reference lists, one request per unpaged endpoint,
+    # and the SLA snapshots once per channel
+    expected = 3 + 2 + sum(pages.values()) + 1 + 2 + 2 + 2 * 2
+    assert summary.requests == len(h.sandbox.requests) == expected
+    assert not any(summary.rows.get(kind) for kind in ("calls", "chats", "emails"))
+
+
+def test_a_run_that_died_before_loading_is_finished_by_the_next_one(harness) -> None:
+    h: Harness = harness()
+    h.run()
+    h.tenant.touch("calls", 10)
+    h.tenant.create("chats", 3)
+    # a run that extracted and normalized, then died (killed, out of memory) before loading
+    pipeline = dlt.pipeline(h.pipeline_name, destination=h.destination(), dataset_name="ujet")
+    pipeline.extract(ujet_source(**h.source_args()),
+                     loader_file_format=loader_file_format(h.destination()))
+    pipeline.normalize()
+    assert pipeline.has_pending_data
+    h.tenant.touch("calls", 5)
+    h.tenant.create("emails", 2)
+
+    summary = h.run()
+
+    assert summary.pending_packages == 1
+    with h.warehouse() as warehouse:
+        assert_exact(warehouse, h.tenant, as_of=None)
+
+
+def test_a_locked_warehouse_fails_the_run_and_loses_nothing(harness) -> None:
+    h: Harness = harness()
+    h.run()
+    h.tenant.touch("calls", 10)
+    pipeline = dlt.pipeline(h.pipeline_name, destination=h.destination(), dataset_name="ujet")
+    pipeline.extract(ujet_source(**h.source_args()),
+                     loader_file_format=loader_file_format(h.destination()))
+    pipeline.normalize()
+    # an analyst's tool holds the DuckDB file open for writing in another process
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import duckdb, sys; c = duckdb.connect(sys.argv[1]); print('locked', flush=True);"
+         " sys.stdin.read()", str(h.database)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        h.tenant.touch("chats", 4)
+        with pytest.raises(Exception, match="lock"):
+            h.run()
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=30)
+    assert pipeline.has_pending_data, "the extracted package was lost"
+
+    summary = h.run()
+
+    assert summary.pending_packages == 1
+    with h.warehouse() as warehouse:
+        assert_exact(warehouse, h.tenant, as_of=None)
+
+
+def test_new_fields_and_type_variants_load_without_loss_and_are_reported(harness) -> None:
+    h: Harness = harness()
+    h.run()
+    scored = h.tenant.add_field("calls", "sentiment_score", 0.82, count=3)
+    odd = h.tenant.records("chats")[3]
+    with h.tenant.lock:
+        odd["selected_menu"]["hidden"] = "string"  # the documented model's placeholder type
+        odd["updated_at"] = ts(h.tenant.now())
+
+    summary = h.run()
+
+    assert ("calls", "sentiment_score", "double") in summary.new_columns
+    assert ("chats", "selected_menu__hidden__v_text", "text") in summary.variants
+    with h.warehouse() as warehouse:
+        scores = warehouse.execute(
+            "select sentiment_score from ujet.calls where id in (select unnest(?))", [scored]).fetchall()
+        hidden = warehouse.execute(
+            "select selected_menu__hidden, selected_menu__hidden__v_text from ujet.chats where id = ?",
+            [odd["id"]]).fetchall()
+    assert scores == [(0.82,)] * 3
+    assert hidden == [(None, "string")]
+
+
+def test_child_tables_at_every_depth_carry_the_natural_root_id(harness) -> None:
+    h: Harness = harness()
+    h.run()
+
+    with h.warehouse() as warehouse:
+        def mismatches(child: str, root: str, root_id: str) -> tuple[int, int]:
+            return warehouse.execute(
+                f"select count(*), count(*) filter (where c.{root_id} is distinct from r.id)"
+                f" from ujet.{child} c join ujet.{root} r on r._dlt_id = c._dlt_root_id").fetchone()
+
+        for child, root, root_id in [
+            ("calls__handle_durations", "calls", "call_id"),
+            ("calls__recordings__redaction_times", "calls", "call_id"),
+            ("chats__queue_durations", "chats", "chat_id"),
+            ("emails__email_threads", "emails", "email_id"),
+            ("agents__roles", "agents", "agent_id"),
+            ("menus__team_assignments__team__assignees", "menus", "menu_id"),
+            ("teams__assignees", "teams", "team_id"),
+        ]:
+            rows, wrong = mismatches(child, root, root_id)
+            assert rows > 0 and wrong == 0, f"{child}: {wrong} of {rows} rows carry the wrong {root_id}"
+        # the vendor's sample call 1 lists participants of call 3: kept, not overwritten
+        participants = warehouse.execute(
+            "select call_id, reported_call_id from ujet.calls__participants where call_id = 1").fetchall()
+    assert participants == [(1, 3)] * 3
+
+
+def test_trees_snapshots_and_deleted_reference_records(harness) -> None:
+    h: Harness = harness()
+    h.run()
+    h.run()
+
+    tenant = h.tenant
+    expected_tree = flatten_tree(tenant.tree("menus"))
+    with h.warehouse() as warehouse:
+        refunds = warehouse.execute(
+            "select depth, path, name_path, is_leaf, parent_id from ujet.menus_tree where id = 3002").fetchall()
+        tree_rows = warehouse.execute("select count(*) from ujet.menus_tree").fetchone()[0]
+        deleted_menu = warehouse.execute("select deleted from ujet.menus where id = 3008").fetchall()
+        deleted_team = warehouse.execute("select deleted from ujet.teams where id = 404").fetchall()
+        snapshots = warehouse.execute(
+            "select count(distinct snapshot_at) from ujet.agents_current_status").fetchone()[0]
+        sla = warehouse.execute(
+            "select channel, minutes, count(*) from ujet.menus_sla group by all order by 1").fetchall()
+    assert refunds == [(2, "3000/3001/3002", "Acme Support/Billing/Refunds", True, 3001)]
+    assert tree_rows == len(expected_tree)
+    assert deleted_menu == [(True,)] and deleted_team == [(True,)]
+    assert snapshots == 2, "each run appends its own snapshot"
+    per_run = {ch: len(tenant.sla(ch, 15, by_group=False)) for ch in ("call", "chat")}
+    assert sla == [("call", 15, 2 * per_run["call"]), ("chat", 15, 2 * per_run["chat"])]
+
+
+def test_pipeline_state_lives_under_dlt_data_dir(harness, isolated_dlt: Path) -> None:
+    h: Harness = harness()
+
+    h.run()
+
+    assert (isolated_dlt / "pipelines" / h.pipeline_name / "state.json").is_file()

@@ -1,0 +1,108 @@
+"""The sandbox behaves as the UJET documents say, awkward parts included."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from sources.ujet.sandbox.query import Bounds, QueryError, paginate, select
+from sources.ujet.sandbox.server import SandboxOptions, SandboxServer
+from sources.ujet.sandbox.tenant import Tenant, TenantSize
+
+RECORDS = [
+    {"id": 1, "updated_at": "2026-01-01T00:00:00.000Z", "rating": 5, "agent_info": {"id": 7}},
+    {"id": 2, "updated_at": "2026-01-01T00:00:01.000Z", "rating": None, "agent_info": None},
+    {"id": 3, "updated_at": "2026-01-01T00:00:02.000Z", "rating": 2, "agent_info": {"id": 8}},
+]
+
+
+def ids(records: list[dict]) -> list[int]:
+    return [r["id"] for r in records]
+
+
+@pytest.mark.parametrize("bounds, expected", [(Bounds(True, True), [1, 2, 3]),
+                                              (Bounds(False, False), [2])])
+def test_from_and_to_bounds_follow_the_chosen_semantics(bounds: Bounds, expected: list[int]) -> None:
+    params = [("updated_at[from]", "2026-01-01T00:00:00.000Z"),
+              ("updated_at[to]", "2026-01-01T00:00:02Z")]
+
+    assert ids(select("calls", RECORDS, params, bounds)) == expected
+
+
+def test_number_bounds_and_documented_filter_aliases() -> None:
+    assert ids(select("calls", RECORDS, [("rating[from]", "3")], Bounds())) == [1]
+    assert ids(select("calls", RECORDS, [("agent_id[]", "8"), ("agent_id[]", "7")], Bounds())) == [1, 3]
+
+
+def test_sorting_puts_nulls_last_ascending_and_first_descending() -> None:
+    assert ids(select("calls", RECORDS, [("sort_column", "rating")], Bounds())) == [3, 1, 2]
+    assert ids(select("calls", RECORDS, [("sort_column", "rating"), ("sort_direction", "desc")],
+                      Bounds())) == [2, 1, 3]
+
+
+def test_per_is_capped_silently_and_total_counts_everything() -> None:
+    page = paginate(RECORDS, [("per", "500"), ("page", "1")], default_per=25, max_per=2)
+
+    assert (ids(page.records), page.per, page.total, page.last_page) == ([1, 2], 2, 3, 2)
+
+
+@pytest.mark.parametrize("params", [[("page", "0")], [("per", "ten")], [("updated_at[from]", "yesterday")],
+                                    [("sort_direction", "UP")], [("sort_column", "nope")]])
+def test_bad_parameters_are_400s(params) -> None:
+    with pytest.raises(QueryError):
+        paginate(select("calls", RECORDS, params, Bounds()), params, default_per=25, max_per=100)
+
+
+def test_deleted_menus_only_with_with_deleted() -> None:
+    menus = [{"id": 1, "deleted": False}, {"id": 2, "deleted": True}]
+
+    assert ids(select("menus", menus, [], Bounds())) == [1]
+    assert ids(select("menus", menus, [("with_deleted", "true")], Bounds())) == [1, 2]
+
+
+TINY = TenantSize(days=1, agents=6, calls=40, chats=20, emails=10)
+
+
+@pytest.fixture
+def server():
+    with SandboxServer(Tenant(size=TINY), SandboxOptions(api_token="t0ken", max_per=10)) as running:
+        yield running
+
+
+def test_server_needs_basic_auth_with_subdomain_and_token(server) -> None:
+    assert httpx.get(f"{server.base_url}/calls").status_code == 401
+    assert httpx.get(f"{server.base_url}/calls", auth=("sandbox", "wrong")).status_code == 401
+    assert httpx.get(f"{server.base_url}/calls", auth=("sandbox", "t0ken")).status_code == 200
+
+
+def test_server_rate_limits_with_429_and_retry_after() -> None:
+    with SandboxServer(Tenant(size=TINY), SandboxOptions(api_token="t0ken", requests_per_second=1,
+                                                         burst=1)) as limited_server:
+        answers = [httpx.get(f"{limited_server.base_url}/agents", auth=("sandbox", "t0ken"))
+                   for _ in range(3)]
+
+    limited = [a for a in answers if a.status_code == 429]
+    assert limited and all(int(a.headers["Retry-After"]) >= 1 for a in limited)
+
+
+def test_server_sends_rails_pagination_headers(server) -> None:
+    answer = httpx.get(f"{server.base_url}/calls", params={"per": 50, "page": 2},
+                       auth=("sandbox", "t0ken"))
+
+    assert answer.headers["Per-Page"] == "10" and int(answer.headers["Total"]) >= 40
+    assert set(answer.links) == {"first", "prev", "next", "last"}
+    assert "page=3" in answer.links["next"]["url"]
+
+
+def test_server_serves_the_documented_root_not_the_base_url_sections_typo(server) -> None:
+    typo = server.base_url.replace("/manager/", "/apps/")
+
+    assert httpx.get(f"{typo}/calls", auth=("sandbox", "t0ken")).status_code == 404
+
+
+def test_sla_endpoints_require_channel_and_minutes(server) -> None:
+    url = f"{server.base_url}/menus/sla"
+    auth = ("sandbox", "t0ken")
+
+    assert httpx.get(url, auth=auth).status_code == 400
+    assert httpx.get(url, params={"channel": "call", "minutes": 15}, auth=auth).status_code == 200
