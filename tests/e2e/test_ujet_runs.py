@@ -170,3 +170,17 @@ def test_pipeline_state_lives_under_dlt_data_dir(harness, isolated_dlt: Path) ->
     h.run()
 
     assert (isolated_dlt / "pipelines" / h.pipeline_name / "state.json").is_file()
+
+
+def test_empty_strings_and_nulls_stay_apart_in_duckdb(harness) -> None:
+    h: Harness = harness()
+    blank = h.tenant.records("calls")[7]
+    with h.tenant.lock:
+        blank.update(out_ticket_id="", out_ticket_url=None, updated_at=ts(h.tenant.now()))
+
+    h.run()
+
+    with h.warehouse() as warehouse:
+        row = warehouse.execute("select out_ticket_id, out_ticket_url from ujet.calls where id = ?",
+                                [blank["id"]]).fetchall()
+    assert row == [("", None)]
