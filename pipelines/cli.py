@@ -10,7 +10,8 @@ import argparse
 import base64
 import logging
 import sys
-from typing import Any, Callable, Optional, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, Optional
 
 from sources._http import AuthenticationError, HttpError
 from sources.ujet.helpers.errors import ConfigurationError, UjetError
@@ -102,26 +103,26 @@ def _csv(value: str) -> list[str]:
 
 
 # -- commands ------------------------------------------------------------------------------
-def _run_ujet(args: argparse.Namespace, redactor: "_Redactor") -> int:
+def _run_ujet(args: argparse.Namespace, redactor: _Redactor) -> int:
     import dlt
 
     from pipelines.summary import format_summary
     from pipelines.ujet import run_ujet
 
-    token = dlt.secrets.get("sources.ujet.api_token")
-    subdomain = dlt.config.get("sources.ujet.subdomain")
+    token: Optional[str] = dlt.secrets.get("sources.ujet.api_token")
+    subdomain: Optional[str] = dlt.config.get("sources.ujet.subdomain")
     redactor.add(token, subdomain)
     return _report_failures(redactor, "ccelt run ujet",
                             lambda: print(format_summary(run_ujet(resources=args.resources))))
 
 
-def _demo(args: argparse.Namespace, redactor: "_Redactor") -> int:
+def _demo(args: argparse.Namespace, redactor: _Redactor) -> int:
     from pipelines.demo import run_demo
 
     return _report_failures(redactor, "ccelt demo", lambda: run_demo(args.database, print))
 
 
-def _sandbox_ujet(args: argparse.Namespace, redactor: "_Redactor") -> int:
+def _sandbox_ujet(args: argparse.Namespace, redactor: _Redactor) -> int:
     from sources.ujet.sandbox.server import SandboxOptions, SandboxServer
     from sources.ujet.sandbox.tenant import Tenant, TenantSize
 
@@ -156,7 +157,7 @@ def _sandbox_ujet(args: argparse.Namespace, redactor: "_Redactor") -> int:
     return 0
 
 
-def _report_failures(redactor: "_Redactor", command: str, action: Callable[[], Any]) -> int:
+def _report_failures(redactor: _Redactor, command: str, action: Callable[[], Any]) -> int:
     """Runs `action`; turns failures into one clear, secret-free message and an exit code."""
     try:
         action()

@@ -7,8 +7,8 @@ It runs the same `run_ujet` a scheduled job runs, but with its own pipeline name
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import dlt
 import duckdb

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Optional, Sequence
+from typing import Any, Optional
 
 import dlt
 from dlt.common.destination import Destination
@@ -14,6 +15,7 @@ from dlt.common.pipeline import LoadInfo
 from pipelines.warehouse import loader_file_format, warehouse_destination
 from sources._http import PROCESS_STATS
 from sources.ujet import ujet_source
+from sources.ujet.helpers.errors import ConfigurationError
 
 logger = logging.getLogger(__name__)
 
@@ -76,15 +78,20 @@ def run_ujet(
             "%s: %d load package(s) from an earlier run were not loaded yet; loading them first",
             pipeline_name, summary.pending_packages,
         )
-        pipeline.run(loader_file_format=file_format)
+        pipeline.run(loader_file_format=file_format)  # type: ignore[arg-type]  # None: the destination default
         _add_rows(summary, pipeline)
 
     source = ujet_source(**(source_args or {}))
     if resources:
+        unknown = sorted(set(resources) - set(source.resources))
+        if unknown:
+            raise ConfigurationError(
+                f"unknown resource(s) {', '.join(unknown)}; choose from"
+                f" {', '.join(source.resources)}")
         source = source.with_resources(*resources)
     logger.info("%s: extracting %s into %s dataset %s", pipeline_name,
                 ", ".join(source.selected_resources), summary.destination, dataset_name)
-    load_info: LoadInfo = pipeline.run(source, loader_file_format=file_format)
+    load_info: LoadInfo = pipeline.run(source, loader_file_format=file_format)  # type: ignore[arg-type]
     _add_rows(summary, pipeline)
     logger.debug("%s", load_info)
 

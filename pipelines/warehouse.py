@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Optional
 
 import dlt
-from dlt.common.destination import Destination
+from dlt.common.destination import Destination, TLoaderFileFormat
 
 WAREHOUSE = "warehouse"
 DEFAULT_DUCKDB_FILE = "ccelt.duckdb"
@@ -19,7 +19,7 @@ DEFAULT_DUCKDB_FILE = "ccelt.duckdb"
 # DuckDB's default (insert_values) took 12 GB and 52 s for 20k nested records here; jsonl
 # loads them in about a second. Postgres stays on insert_values: its csv (COPY) files
 # loaded an empty string as NULL (tests/e2e/test_postgres.py), and exact beats fast.
-FORMAT_PREFERENCE = ("jsonl",)
+FORMAT_PREFERENCE: tuple[TLoaderFileFormat, ...] = ("jsonl",)
 
 
 def warehouse_destination() -> Destination:
@@ -30,7 +30,7 @@ def warehouse_destination() -> Destination:
     return dlt.destination(WAREHOUSE, destination_type=destination_type)
 
 
-def loader_file_format(destination: Destination) -> Optional[str]:
+def loader_file_format(destination: Destination) -> Optional[TLoaderFileFormat]:
     """The fastest file format the destination loads, or None for its own default."""
     supported = destination.capabilities().supported_loader_file_formats
     return next((fmt for fmt in FORMAT_PREFERENCE if fmt in supported), None)

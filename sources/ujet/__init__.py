@@ -7,8 +7,9 @@ endpoint; the endpoint table lives in `settings.py`, the paging in `helpers/tail
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
-from typing import Any, Iterator, Optional
+from typing import Any, Optional
 
 import dlt
 import pendulum
@@ -18,7 +19,7 @@ from dlt.sources import DltResource
 
 from sources._http import RetryPolicy
 from sources.ujet.helpers.client import UjetApi, resolve_base_url, validate_subdomain
-from sources.ujet.helpers.errors import ConfigurationError
+from sources.ujet.helpers.errors import ConfigurationError, UjetError
 from sources.ujet.helpers.pages import Record
 from sources.ujet.helpers.progress import Progress
 from sources.ujet.helpers.rows import (
@@ -146,7 +147,10 @@ def contacts(
     """
     progress = Progress(endpoint.name, lambda: api.client.stats.by_endpoint[endpoint.path])
     tail = CursorTail(api.fetcher(endpoint.path), "updated_at", run_started)
-    for batch in tail.read(updated_at.start_value):
+    start = updated_at.start_value
+    if start is None:
+        raise UjetError(f"{endpoint.name}: the incremental cursor has no start value")
+    for batch in tail.read(start):
         rows = [cursor_to_datetime(keep_vendor_root_ids(r, endpoint.root_id or ""), "updated_at")
                 for r in batch]
         progress.add(len(rows), batch[-1].get("updated_at"))
@@ -179,7 +183,7 @@ def agent_activity_logs(
         return max(start, pendulum.instance(parse_timestamp(last)) - lookback) if last else start
 
     new_rows_from = window_start("started_at")
-    passes = (
+    passes: tuple[tuple[str, pendulum.DateTime, dict[str, str]], ...] = (
         ("ended_at", window_start("ended_at"), {"started_at[to]": TimestampGrid().format(new_rows_from)}),
         ("started_at", new_rows_from, {}),
     )

@@ -9,8 +9,9 @@ variant column such as `hidden__v_text` instead of being lost.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional
+from typing import Any, Optional
 
 DEFAULT_DOMAIN = "ujet.co"
 API_PATH = "/manager/api/v1"

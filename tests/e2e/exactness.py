@@ -46,13 +46,7 @@ def parse(value: Optional[str]) -> Optional[datetime]:
 def compare_contacts(connection: duckdb.DuckDBPyConnection, tenant: Tenant, kind: str,
                      as_of: Optional[datetime]) -> Differences:
     """`as_of=None` demands the warehouse equal the tenant now, for every record."""
-    result = Differences(kind)
-    loaded_rows = connection.sql(f"select id, updated_at from ujet.{kind}").fetchall()
-    counts = Counter(row_id for row_id, _ in loaded_rows)
-    result.duplicated = [row_id for row_id, n in counts.items() if n > 1]
-    loaded = dict(loaded_rows)
-    records = {r["id"]: r for r in tenant.records(kind)}
-    result.unknown = sorted(set(loaded) - set(records))
+    result, loaded, records = _load(connection, tenant, kind, "updated_at")
     children = _child_rows(connection, kind)
     for record_id, record in records.items():
         updated = parse(record["updated_at"])
@@ -73,6 +67,18 @@ def compare_contacts(connection: duckdb.DuckDBPyConnection, tenant: Tenant, kind
                 if want != got:
                     result.wrong_children.append(f"{table} of {record_id}: want {want} got {got}")
     return result
+
+
+def _load(connection: duckdb.DuckDBPyConnection, tenant: Tenant, kind: str,
+          version_column: str) -> tuple[Differences, dict[Any, Any], dict[Any, dict[str, Any]]]:
+    """Loaded ids with one version column, the tenant's records, and duplicates/unknowns."""
+    result = Differences(kind)
+    rows = connection.sql(f"select id, {version_column} from ujet.{kind}").fetchall()
+    result.duplicated = [row_id for row_id, n in Counter(r[0] for r in rows).items() if n > 1]
+    loaded = dict(rows)
+    records = {r["id"]: r for r in tenant.records(kind)}
+    result.unknown = sorted(set(loaded) - set(records))
+    return result, loaded, records
 
 
 def _expected_children(table: str, record: dict[str, Any]) -> dict[str, list[str]]:
@@ -116,13 +122,7 @@ def _child_rows(connection: duckdb.DuckDBPyConnection, kind: str) -> dict[str, d
 
 def compare_activity_logs(connection: duckdb.DuckDBPyConnection, tenant: Tenant,
                           as_of: Optional[datetime]) -> Differences:
-    result = Differences("agent_activity_logs")
-    loaded_rows = connection.sql("select id, ended_at from ujet.agent_activity_logs").fetchall()
-    counts = Counter(row_id for row_id, _ in loaded_rows)
-    result.duplicated = [row_id for row_id, n in counts.items() if n > 1]
-    loaded = dict(loaded_rows)
-    records = {r["id"]: r for r in tenant.records("agent_activity_logs")}
-    result.unknown = sorted(set(loaded) - set(records))
+    result, loaded, records = _load(connection, tenant, "agent_activity_logs", "ended_at")
     for row_id, row in records.items():
         started, ended = parse(row["started_at"]), parse(row["ended_at"])
         if as_of is not None and (started >= as_of or (ended is not None and ended >= as_of)):

@@ -125,3 +125,14 @@ def test_a_setting_of_the_wrong_type_names_the_key(harness, tmp_path: Path) -> N
     assert result.returncode == 2
     assert "sources.ujet.page_size" in result.stderr
     assert h.sandbox.requests == []
+
+
+def test_an_unknown_resource_is_a_configuration_error_listing_the_choices(harness, tmp_path: Path) -> None:
+    h: Harness = harness()
+
+    result = ccelt("run", "ujet", "--resources", "calls,voicemails",
+                   env=tenant_env(h, tmp_path, h.sandbox.options.api_token), cwd=tmp_path)
+
+    assert result.returncode == 2
+    assert "voicemails" in result.stderr and "agent_activity_logs" in result.stderr
+    assert h.sandbox.requests == []

@@ -12,11 +12,19 @@ import pytest
 
 from pipelines.warehouse import loader_file_format
 from sources.ujet import ujet_source
-from sources.ujet.sandbox.generate import ts
-from sources.ujet.sandbox.tenant import Tenant
-from tests.e2e.conftest import SMALL, Harness
-from tests.e2e.exactness import assert_exact
 from sources.ujet.helpers.rows import flatten_tree
+from sources.ujet.sandbox.generate import ts
+from tests.e2e.conftest import Harness
+from tests.e2e.exactness import assert_exact
+
+
+def extract_without_loading(h: Harness) -> dlt.Pipeline:
+    """What a run leaves behind when it dies between normalizing and loading."""
+    pipeline = dlt.pipeline(h.pipeline_name, destination=h.destination(), dataset_name="ujet")
+    pipeline.extract(ujet_source(**h.source_args()),
+                     loader_file_format=loader_file_format(h.destination()))
+    pipeline.normalize()
+    return pipeline
 
 
 def test_second_run_without_changes_makes_the_minimum_number_of_requests(harness) -> None:
@@ -43,10 +51,7 @@ def test_a_run_that_died_before_loading_is_finished_by_the_next_one(harness) -> 
     h.tenant.touch("calls", 10)
     h.tenant.create("chats", 3)
     # a run that extracted and normalized, then died (killed, out of memory) before loading
-    pipeline = dlt.pipeline(h.pipeline_name, destination=h.destination(), dataset_name="ujet")
-    pipeline.extract(ujet_source(**h.source_args()),
-                     loader_file_format=loader_file_format(h.destination()))
-    pipeline.normalize()
+    pipeline = extract_without_loading(h)
     assert pipeline.has_pending_data
     h.tenant.touch("calls", 5)
     h.tenant.create("emails", 2)
@@ -62,10 +67,7 @@ def test_a_locked_warehouse_fails_the_run_and_loses_nothing(harness) -> None:
     h: Harness = harness()
     h.run()
     h.tenant.touch("calls", 10)
-    pipeline = dlt.pipeline(h.pipeline_name, destination=h.destination(), dataset_name="ujet")
-    pipeline.extract(ujet_source(**h.source_args()),
-                     loader_file_format=loader_file_format(h.destination()))
-    pipeline.normalize()
+    pipeline = extract_without_loading(h)
     # an analyst's tool holds the DuckDB file open for writing in another process
     holder = subprocess.Popen(
         [sys.executable, "-c",

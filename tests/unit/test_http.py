@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import email.utils
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import httpx
 import pytest

@@ -8,13 +8,14 @@ records between requests, and checks that every record that belongs to the windo
 from __future__ import annotations
 
 import random
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
-from typing import Callable, Mapping, Optional
+from typing import Optional
 
 import pytest
 
-from sources.ujet.helpers.pages import Page
 from sources.ujet.helpers.errors import PaginationError
+from sources.ujet.helpers.pages import Page
 from sources.ujet.helpers.tailing import CursorTail, parse_timestamp, read_pages
 from sources.ujet.sandbox.generate import ts
 from sources.ujet.sandbox.query import Bounds, paginate, select
@@ -28,7 +29,7 @@ class FakeEndpoint:
     def __init__(self, records: list[dict], *, bounds: Bounds = Bounds(), max_per: int = 100,
                  headers: bool = True, shuffle_seed: Optional[int] = None,
                  ignore_page: bool = False,
-                 between_requests: Optional[Callable[["FakeEndpoint"], None]] = None) -> None:
+                 between_requests: Optional[Callable[[FakeEndpoint], None]] = None) -> None:
         self.records = records
         self.bounds = bounds
         self.max_per = max_per

@@ -6,13 +6,12 @@ import httpx
 import pendulum
 import pytest
 
-from sources._http import ApiClient, RateBudget
+from sources._http import ApiClient, JsonResponse, RateBudget
 from sources.ujet import parse_lookback, parse_start_date, ujet_source
 from sources.ujet.helpers.client import UjetApi, resolve_base_url, validate_subdomain
 from sources.ujet.helpers.errors import ConfigurationError, UnexpectedPayload
 from sources.ujet.helpers.pages import Page
 from sources.ujet.helpers.rows import flatten_tree, keep_vendor_root_ids
-from sources._http import JsonResponse
 
 BASE = "https://acme.ujet.co/manager/api/v1"
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import re
-from typing import Any, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any, Optional
 
 import httpx
 
@@ -11,6 +13,8 @@ from sources._http import ApiClient, RetryPolicy, shared_budget
 from sources.ujet.helpers.errors import ConfigurationError, UnexpectedPayload
 from sources.ujet.helpers.pages import Page, PageFetcher, Record
 from sources.ujet.settings import API_PATH
+
+logger = logging.getLogger(__name__)
 
 AUTH_HINT = (
     "check sources.ujet.subdomain (the basic-auth username) and sources.ujet.api_token "
@@ -27,6 +31,10 @@ def resolve_base_url(subdomain: str, domain: str, base_url: Optional[str]) -> st
             raise ConfigurationError(
                 f"sources.ujet.base_url must start with http:// or https://, got {base_url!r}"
             )
+        host = httpx.URL(base_url).host
+        if base_url.startswith("http://") and host not in ("127.0.0.1", "localhost", "::1"):
+            logger.warning("sources.ujet.base_url %s is not HTTPS: the API token would travel"
+                           " unencrypted", base_url)
         return base_url.rstrip("/")
     if not domain or " " in domain or "/" in domain:
         raise ConfigurationError(f"sources.ujet.domain must be a host name such as ujet.co, got {domain!r}")

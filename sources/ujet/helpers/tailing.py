@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta, timezone
-from typing import Any, Iterator, Mapping, Optional
+from typing import Any, Optional
 
 from sources.ujet.helpers.errors import PaginationError
 from sources.ujet.helpers.pages import Page, PageFetcher, Record

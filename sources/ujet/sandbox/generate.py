@@ -13,10 +13,11 @@ from __future__ import annotations
 import itertools
 import json
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from importlib import resources
-from typing import Any, Iterator, Optional
+from typing import Any, Optional
 
 Record = dict[str, Any]
 
@@ -28,6 +29,8 @@ LAST_NAMES = ["Alvarez", "Brook", "Chen", "Dubois", "Evans", "Fischer", "Garcia"
 LOCATIONS = ["Austin", "Dublin", "Manila", None]
 CALL_TYPES = ["Voice Inbound (IVR)", "Voice Inbound (App)", "Voice Callback (Web)", "Voice Outbound"]
 CHAT_TYPES = ["Messaging Inbound (App Chat)", "Messaging Inbound (Web Chat)", "Messaging (SMS)"]
+CHANNEL_TYPES = {"call": "voice_call", "chat": "chat", "email": "email"}
+"""A queue's channel as agents' `channels[].channel_type` and assignments name it."""
 SLA_TARGET_SECONDS = 60
 SLA_ABANDON_THRESHOLD = 10
 
@@ -121,14 +124,14 @@ def build_reference(rng: random.Random, agent_count: int, now: datetime) -> Refe
                           queue_groups=[])
     for agent in agents:
         agent["teams"] = [_team_summary(t) for t in rng.sample(teams, k=rng.randint(1, 2))]
-    for queue in [m for m in menus if m.channel]:
+    for queue in menus:
+        if queue.channel is None:
+            continue
         assigned = rng.sample(agents, k=max(3, len(agents) // 3))
         reference.skills[queue.id] = [a["id"] for a in assigned]
         for agent in assigned:
-            agent["channels"].append({
-                "channel_type": {"call": "voice_call", "chat": "chat", "email": "email"}[queue.channel],
-                "menu": queue.as_record(),
-            })
+            agent["channels"].append({"channel_type": CHANNEL_TYPES[queue.channel],
+                                      "menu": queue.as_record()})
     for team in teams:
         members = [a for a in agents if any(t["id"] == team["id"] for t in a["teams"])]
         team["assignees"] = [_assignee(a) for a in members]
@@ -167,7 +170,8 @@ def _menus() -> list[Menu]:
     menus.append(Menu(3009, "Internal Test", 3000, 4, "ivr_menu", None, hidden="true"))
     by_id = {m.id: m for m in menus}
     for menu in menus:
-        names, node = [], menu
+        names: list[str] = []
+        node: Optional[Menu] = menu
         while node is not None:
             names.append(node.name)
             node = by_id.get(node.parent_id) if node.parent_id else None

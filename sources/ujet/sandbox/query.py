@@ -17,10 +17,11 @@ from __future__ import annotations
 import math
 import random
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import lru_cache
-from typing import Any, Optional, Sequence
+from typing import Any, Optional
 
 Record = dict[str, Any]
 Params = Sequence[tuple[str, str]]

@@ -19,9 +19,10 @@ import re
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from sources.ujet.sandbox.query import Bounds, QueryError, paginate, select
@@ -160,7 +161,7 @@ class SandboxServer:
 
     # -- answering --------------------------------------------------------------------------
     def answer(self, path: str, params: list[tuple[str, str]],
-               authorization: Optional[str]) -> "_Answer":
+               authorization: Optional[str]) -> _Answer:
         if self._bucket is not None and (wait := self._bucket.take()) is not None:
             retry_after = self.options.retry_after
             header = f"{retry_after:g}" if retry_after is not None else str(max(1, math.ceil(wait)))
@@ -203,7 +204,7 @@ class SandboxServer:
         return secrets.compare_digest(user, self.options.subdomain) and \
             secrets.compare_digest(password, self.options.api_token)
 
-    def _route(self, endpoint: str, params: list[tuple[str, str]]) -> "_Answer":
+    def _route(self, endpoint: str, params: list[tuple[str, str]]) -> _Answer:
         tenant = self.tenant
         views: dict[str, Callable[[], Any]] = {
             "agents/current_status": tenant.agents_current_status,
@@ -223,7 +224,7 @@ class SandboxServer:
             return self._list(endpoint, params)
         return _Answer(404, {"message": "Not Found"})
 
-    def _single(self, kind: str, record_id: int, params: list[tuple[str, str]]) -> "_Answer":
+    def _single(self, kind: str, record_id: int, params: list[tuple[str, str]]) -> _Answer:
         with self.tenant.lock:
             record = self.tenant.record(kind, record_id)
             with_deleted = dict(params).get("with_deleted", "false").lower() == "true"
@@ -232,7 +233,7 @@ class SandboxServer:
             # the documents show a single menu wrapped in a list and a single team bare
             return _Answer(200, [record] if kind == "menus" else record)
 
-    def _list(self, endpoint: str, params: list[tuple[str, str]]) -> "_Answer":
+    def _list(self, endpoint: str, params: list[tuple[str, str]]) -> _Answer:
         options = self.options
         with self.tenant.lock:
             shuffle = random.Random(self._rng.random()) if options.shuffle_ties else None

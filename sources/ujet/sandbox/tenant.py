@@ -9,11 +9,13 @@ from __future__ import annotations
 import copy
 import random
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Iterable, Optional
+from typing import Any, Optional
 
 from sources.ujet.sandbox.generate import (
+    CHANNEL_TYPES,
     ContactFactory,
     Ids,
     Menu,
@@ -100,7 +102,7 @@ class Tenant:
         record = menu.as_record()
         record["agent_assignments"] = [
             {"lang": "en", "queue_level": "primary",
-             "channel_type": {"call": "voice_call", "chat": "chat", "email": "email"}[menu.channel],
+             "channel_type": CHANNEL_TYPES[menu.channel],
              "assignee": {k: v for k, v in self.reference.agent(agent_id).items()
                           if k in ("id", "agent_number", "first_name", "last_name", "avatar_url")}
              | {"name": "{first_name} {last_name}".format(**self.reference.agent(agent_id))}}
@@ -138,8 +140,9 @@ class Tenant:
                   "teams": ("id", "name", "parent_id", "position", "agents_count", "deleted")}[kind]
         with self.lock:
             live = [r for r in self.collections[kind].values() if not r.get("deleted")]
-            nodes = {r["id"]: {**{f: r.get(f) for f in fields}, "children": []} for r in live}
-            roots = []
+            nodes: dict[Any, Record] = {
+                r["id"]: {**{f: r.get(f) for f in fields}, "children": []} for r in live}
+            roots: list[Record] = []
             for node in sorted(nodes.values(), key=lambda n: (n["position"] or 0, n["id"])):
                 parent = nodes.get(node["parent_id"])
                 (parent["children"] if parent else roots).append(node)
