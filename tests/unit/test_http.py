@@ -173,3 +173,16 @@ def test_links_are_followed_only_on_the_same_api_root() -> None:
     with pytest.raises(RequestFailed, match="link off the API root"):
         client.get("https://elsewhere.example/manager/api/v1/calls")
 
+
+
+def test_after_a_429_the_budget_spaces_requests_further_then_recovers() -> None:
+    clock = FakeClock()
+    budget = RateBudget(4.0, clock=clock, sleep=clock.sleep)
+
+    budget.pause_for(1)
+    slower = budget.interval
+    for _ in range(RateBudget.FASTER_AFTER_SUCCESSES * 10):
+        budget.accepted()
+
+    assert slower == pytest.approx(0.25 * RateBudget.SLOWER_AFTER_429)
+    assert budget.interval == pytest.approx(0.25)
