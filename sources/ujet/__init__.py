@@ -89,11 +89,16 @@ def ujet_source(
     subdomain = validate_subdomain(subdomain)
     start = parse_start_date(start_date)
     lookback_seconds = parse_lookback(lookback)
-    _require(requests_per_second > 0, f"sources.ujet.requests_per_second must be positive, got {requests_per_second}")
-    _require(1 <= page_size <= 1000, f"sources.ujet.page_size must be between 1 and 1000, got {page_size}")
+    _require(requests_per_second > 0,
+             f"sources.ujet.requests_per_second must be positive, got {requests_per_second}")
+    _require(1 <= page_size <= 1000,
+             f"sources.ujet.page_size must be between 1 and 1000, got {page_size}")
     _require(sla_minutes >= 1, f"sources.ujet.sla_minutes must be at least 1, got {sla_minutes}")
-    _require(max_attempts >= 1, f"sources.ujet.max_attempts must be at least 1, got {max_attempts}")
-    _require(retry_backoff >= 0, f"sources.ujet.retry_backoff must not be negative, got {retry_backoff}")
+    _require(timeout > 0, f"sources.ujet.timeout must be positive, got {timeout}")
+    _require(max_attempts >= 1,
+             f"sources.ujet.max_attempts must be at least 1, got {max_attempts}")
+    _require(retry_backoff >= 0,
+             f"sources.ujet.retry_backoff must not be negative, got {retry_backoff}")
     api = UjetApi.connect(
         subdomain,
         api_token,

@@ -106,6 +106,7 @@ def test_subdomain_must_be_one_host_label(value) -> None:
 @pytest.mark.parametrize("setting, value, key", [
     ("page_size", 0, "page_size"), ("requests_per_second", 0, "requests_per_second"),
     ("sla_minutes", 0, "sla_minutes"), ("max_attempts", 0, "max_attempts"),
+    ("timeout", 0, "timeout"), ("retry_backoff", -1, "retry_backoff"),
     ("api_token", " ", "api_token"),
 ])
 def test_source_refuses_bad_settings_before_any_request(setting, value, key) -> None:
