@@ -14,6 +14,8 @@ from dlt.common.pipeline import LoadInfo
 
 from pipelines.warehouse import loader_file_format, warehouse_destination
 from sources._http import PROCESS_STATS
+from transforms.runner import BuildResult, DataTestFailed, build
+from transforms.settings import TransformSettings
 from sources.ujet import ujet_source
 from sources.ujet.helpers.errors import ConfigurationError
 
@@ -42,6 +44,8 @@ class RunSummary:
     requests: int = 0
     rate_limited: int = 0
     retries: int = 0
+    transform: Optional[BuildResult] = None
+    """The transforms' build after the load, unless skipped."""
 
 
 def run_ujet(
@@ -51,6 +55,7 @@ def run_ujet(
     destination: Optional[Destination] = None,
     resources: Optional[Sequence[str]] = None,
     source_args: Optional[dict[str, Any]] = None,
+    transform: Optional[TransformSettings] = None,
 ) -> RunSummary:
     """Loads every UJET endpoint (or only `resources`) into the warehouse.
 
@@ -63,6 +68,12 @@ def run_ujet(
     Args:
         source_args: explicit `ujet_source` arguments (tests, the demo); everything else
             comes from dlt config.
+        transform: build the `contact_center` tables with these settings after the load;
+            None skips them.
+
+    Raises:
+        DataTestFailed: the load and the build are done, but the built tables break a
+            data test; `summary` on the exception tells what was loaded.
     """
     destination = destination or warehouse_destination()
     pipeline = dlt.pipeline(pipeline_name, destination=destination, dataset_name=dataset_name)
@@ -99,6 +110,13 @@ def run_ujet(
     requests = PROCESS_STATS.since(requests_before)
     summary.requests, summary.rate_limited, summary.retries = (
         requests.requests, requests.rate_limited, requests.retries)
+    if transform is not None:
+        try:
+            summary.transform = build(pipeline, transform)
+        except DataTestFailed as failed:
+            summary.seconds = time.monotonic() - started
+            failed.summary = summary  # type: ignore[attr-defined]
+            raise
     summary.seconds = time.monotonic() - started
     return summary
 

@@ -1,0 +1,72 @@
+"""Data tests declared in model headers, run after every build.
+
+Each test selects the rows that break its rule; a failure names the model, the rule, how
+many rows break it and the keys of the first few.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from transforms.dialect import Target, render_sql
+from transforms.project import TARGET, Check, Model
+
+SAMPLE = 5
+
+
+def run_checks(client: Any, target: Target, models: dict[str, Model]) -> tuple[list[str], int]:
+    """Runs every model's tests; returns (failure messages, tests run)."""
+    failures: list[str] = []
+    count = 0
+    for model in models.values():
+        keys = _key_columns(model)
+        for check in model.checks:
+            count += 1
+            offending = _offending_rows(model, check, keys)
+            sql = render_sql(offending, target)
+            with client.execute_query(sql) as cursor:
+                rows = cursor.fetchall()
+            if rows:
+                failures.append(_describe(model, check, keys, rows, client, target, offending))
+    return failures, count
+
+
+def _key_columns(model: Model) -> tuple[str, ...]:
+    for check in model.checks:
+        if check.kind == "unique":
+            return check.arguments
+    return model.unique_key
+
+
+def _offending_rows(model: Model, check: Check, keys: tuple[str, ...]) -> str:
+    table = f"{TARGET}.{model.name}"
+    shown = ", ".join(keys) if keys else "*"
+    args = check.arguments
+    if check.kind == "unique":
+        columns = ", ".join(args)
+        return (f"select {columns}, count(*) as copies from {table} group by {columns}"
+                " having count(*) > 1")
+    if check.kind == "not_null":
+        return f"select {shown} from {table} where " + " or ".join(f"{a} is null" for a in args)
+    if check.kind == "non_negative":
+        return f"select {shown} from {table} where " + " or ".join(f"{a} < 0" for a in args)
+    if check.kind == "assert":
+        return f"select {shown} from {table} where not ({args[0]})"
+    if check.kind == "references":
+        column, reference = args
+        other, other_column = reference.rsplit(".", 1)
+        return (f"select distinct {column} from {table} t where {column} is not null and not exists"
+                f" (select 1 from {TARGET}.{other} r where r.{other_column} = t.{column})")
+    raise ValueError(f"unknown test {check.kind}")
+
+
+def _describe(model: Model, check: Check, keys: tuple[str, ...], rows: list[tuple[Any, ...]],
+              client: Any, target: Target, offending: str) -> str:
+    with client.execute_query(render_sql(f"select count(*) from ({offending}) broken", target)) as cursor:
+        total = cursor.fetchone()[0]
+    names = check.arguments if check.kind in ("unique",) else (
+        (check.arguments[0],) if check.kind == "references" else keys)
+    samples = "; ".join(
+        ", ".join(f"{n}={v}" for n, v in zip(names, row)) if names else str(row)
+        for row in rows[:SAMPLE])
+    return f"{model.name}: {check.describe()} broken by {total} row(s), e.g. {samples}"

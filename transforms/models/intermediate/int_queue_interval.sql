@@ -1,0 +1,22 @@
+-- materialized: incremental
+-- partition_by: interval_start
+-- queue entries counted per local 15-minute interval, channel, queue and language;
+-- fct_queue_interval adds the queue's current name and the ratios
+select
+    interval_start,
+    channel,
+    menu_path_id,
+    lang,
+    count(*) as entries,
+    sum(case when agent_id is not null then 1 else 0 end) as answered,
+    sum(case when agent_id is null then 1 else 0 end) as unanswered,
+    sum(case when service_level_event = 'in_sla' then 1 else 0 end) as in_sla,
+    sum(case when service_level_event = 'not_in_sla' then 1 else 0 end) as not_in_sla,
+    sum(case when service_level_event = 'excluded' or service_level_event is null then 1 else 0 end)
+        as sla_excluded,
+    sum(coalesce(queue_seconds, 0)) as queue_seconds,
+    max(queue_seconds) as max_queue_seconds,
+    sum(case when agent_id is not null then coalesce(queue_seconds, 0) else 0 end)
+        as answered_queue_seconds
+from contact_center.int_queue_entries
+group by interval_start, channel, menu_path_id, lang

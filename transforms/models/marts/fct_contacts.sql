@@ -1,0 +1,50 @@
+-- materialized: incremental
+-- unique_key: channel, contact_id
+-- changes: contacts
+-- tests: unique(channel, contact_id); not_null(channel, contact_id, is_handled, is_abandoned); non_negative(queue_seconds, duration_seconds, transfer_count, handle_segments); references(agent_id, dim_agents.agent_id)
+-- one row per call, chat and email
+with transfers as (
+    select channel, contact_id, count(*) as transfer_count
+    from contact_center.int_transfers
+    group by channel, contact_id
+),
+
+segments as (
+    select channel, contact_id, count(*) as handle_segments
+    from contact_center.int_handle_segments
+    group by channel, contact_id
+)
+
+select
+    contacts.contact_id,
+    contacts.channel,
+    contacts.contact_type,
+    contacts.status,
+    contacts.created_at,
+    contacts.assigned_at,
+    contacts.ended_at,
+    contacts.updated_at,
+    contacts.agent_id,
+    contacts.end_user_id,
+    contacts.menu_path_name,
+    contacts.lang,
+    contacts.queue_seconds,
+    contacts.duration_seconds,
+    contacts.rating,
+    contacts.fail_reason,
+    coalesce(transfers.transfer_count, 0) as transfer_count,
+    coalesce(segments.handle_segments, 0) as handle_segments,
+    coalesce(segments.handle_segments, 0) > 0 as is_handled,
+    -- abandoned: nobody handled it and the customer gave up waiting in queue; in-menu
+    -- abandons, failures, deflections and voicemails are not abandons, emails never are
+    case
+        when coalesce(segments.handle_segments, 0) > 0 then false
+        when contacts.channel = 'call' and contacts.fail_reason = 'eu_abandoned' then true
+        when contacts.channel = 'chat' and contacts.status = 'canceled' then true
+        else false
+    end as is_abandoned
+from contact_center.int_contacts as contacts
+left join transfers
+    on transfers.channel = contacts.channel and transfers.contact_id = contacts.contact_id
+left join segments
+    on segments.channel = contacts.channel and segments.contact_id = contacts.contact_id

@@ -1,0 +1,8 @@
+-- materialized: view
+-- source: ujet.agents__teams
+-- columns: agent_id bigint, id bigint, name text
+select
+    agent_id,
+    id as team_id,
+    name as team_name
+from ujet.agents__teams

@@ -1,0 +1,16 @@
+-- materialized: view
+-- source: ujet.chats__queue_durations
+-- columns: chat_id bigint, agent_id bigint, queue_duration double, menu_path_id bigint, menu_path text, lang text, service_level_event text, started_at timestamptz, ended_at timestamptz, _dlt_id text
+select
+    'chat' as channel,
+    chat_id as contact_id,
+    _dlt_id as entry_row_id,
+    agent_id,
+    queue_duration as queue_seconds,
+    menu_path_id,
+    menu_path,
+    lang,
+    service_level_event,
+    started_at,
+    ended_at
+from ujet.chats__queue_durations
