@@ -1,7 +1,7 @@
 """`ccelt`: run pipelines, the demo, and sandbox tenants. Parses, calls, reports.
 
 Exit codes: 0 success, 1 the run failed, 2 bad configuration or arguments, 3 the vendor
-refused the credentials.
+refused the credentials, 4 the data was loaded and built but breaks a data test.
 """
 
 from __future__ import annotations
@@ -13,10 +13,13 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, Optional
 
+from pipelines.summary import format_summary
 from sources._http import AuthenticationError, HttpError
 from sources.ujet.helpers.errors import ConfigurationError, UjetError
+from transforms.runner import DataTestFailed
+from transforms.settings import SettingsError, load_settings
 
-EXIT_FAILED, EXIT_CONFIG, EXIT_AUTH = 1, 2, 3
+EXIT_FAILED, EXIT_CONFIG, EXIT_AUTH, EXIT_DATA = 1, 2, 3, 4
 logger = logging.getLogger("ccelt")
 
 
@@ -57,7 +60,18 @@ def _parser() -> argparse.ArgumentParser:
                     " environment variables such as SOURCES__UJET__API_TOKEN.")
     run_ujet.add_argument("--resources", type=_csv, default=None, metavar="NAMES",
                           help="comma-separated resources to load (default: all), e.g. calls,chats")
+    run_ujet.add_argument("--no-transform", action="store_true",
+                          help="load only; do not rebuild the contact_center tables afterwards")
     run_ujet.set_defaults(handler=_run_ujet)
+
+    transform = commands.add_parser(
+        "transform", help="rebuild the contact_center tables from what was loaded",
+        description="Bring the contact_center dataset (fct_*, dim_*) up to date with the loaded"
+                    " UJET data: incrementally where possible, fully when the models or"
+                    " transforms.reporting_timezone changed. Runs the data tests afterwards.")
+    transform.add_argument("--full-refresh", action="store_true",
+                           help="rebuild every table from scratch")
+    transform.set_defaults(handler=_transform)
 
     demo = commands.add_parser(
         "demo", help="load a local sandbox tenant into ccelt_demo.duckdb and show the result",
@@ -106,14 +120,34 @@ def _csv(value: str) -> list[str]:
 def _run_ujet(args: argparse.Namespace, redactor: _Redactor) -> int:
     import dlt
 
-    from pipelines.summary import format_summary
     from pipelines.ujet import run_ujet
 
     token: Optional[str] = dlt.secrets.get("sources.ujet.api_token")
     subdomain: Optional[str] = dlt.config.get("sources.ujet.subdomain")
     redactor.add(token, subdomain)
-    return _report_failures(redactor, "ccelt run ujet",
-                            lambda: print(format_summary(run_ujet(resources=args.resources))))
+
+    def run() -> None:
+        settings = None if args.no_transform else load_settings()
+        print(format_summary(run_ujet(resources=args.resources, transform=settings)))
+
+    return _report_failures(redactor, "ccelt run ujet", run)
+
+
+def _transform(args: argparse.Namespace, redactor: "_Redactor") -> int:
+    import dlt
+
+    from pipelines.summary import format_build
+    from pipelines.ujet import DATASET_NAME, PIPELINE_NAME
+    from pipelines.warehouse import warehouse_destination
+    from transforms.runner import build
+
+    def run() -> None:
+        settings = load_settings()
+        pipeline = dlt.pipeline(PIPELINE_NAME, destination=warehouse_destination(),
+                                dataset_name=DATASET_NAME)
+        print(format_build(build(pipeline, settings, full_refresh=args.full_refresh), settings))
+
+    return _report_failures(redactor, "ccelt transform", run)
 
 
 def _demo(args: argparse.Namespace, redactor: _Redactor) -> int:
@@ -192,8 +226,12 @@ def _explain(exc: BaseException) -> tuple[int, str]:
             key = f"sources.ujet.{key} (SOURCES__UJET__{key.upper()})"
         return EXIT_CONFIG, (f"the configured value of {key} is not a valid"
                              f" {getattr(wrong_type.hint, '__name__', wrong_type.hint)}")
-    if invalid := first(ConfigurationError):
+    if invalid := first(ConfigurationError) or first(SettingsError):
         return EXIT_CONFIG, str(invalid)
+    if broken := first(DataTestFailed):
+        loaded = getattr(broken, "summary", None)
+        prefix = f"{format_summary(loaded)}\n" if loaded else ""
+        return EXIT_DATA, f"{prefix}the tables were built, but {broken}"
     if refused := first(AuthenticationError):
         return EXIT_AUTH, str(refused)
     if failed := first(HttpError) or first(UjetError):

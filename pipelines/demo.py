@@ -17,6 +17,7 @@ from pipelines.summary import format_summary
 from pipelines.ujet import DATASET_NAME, RunSummary, run_ujet
 from sources.ujet.sandbox.server import SandboxOptions, SandboxServer
 from sources.ujet.sandbox.tenant import Tenant, TenantSize
+from transforms.settings import load_settings
 
 logger = logging.getLogger(__name__)
 
@@ -25,27 +26,32 @@ DEMO_RATE = 10.0
 """Requests per second for sandbox and client alike (later CCAI documentation's figure)."""
 
 QUERIES = {
-    "Contacts by channel and status": """
+    "Raw tables: contacts by channel and status": """
         select 'call' as channel, status, count(*) as contacts from ujet.calls group by all
         union all select 'chat', status, count(*) from ujet.chats group by all
         union all select 'email', email_status, count(*) from ujet.emails group by all
         order by channel, contacts desc""",
-    "Handled time per agent (calls, top 5), joined on the natural call_id": """
-        select h.agent_id, count(distinct h.call_id) as calls,
-               sum(h.call_duration + h.acw_duration) as handle_seconds
-        from ujet.calls__handle_durations h join ujet.calls c on c.id = h.call_id
-        group by h.agent_id order by handle_seconds desc limit 5""",
-    "Queue entries answered within target (calls)": """
-        select menu_path, count(*) as entries,
-               round(100.0 * count(*) filter (where service_level_event = 'in_sla')
-                     / nullif(count(*) filter (where service_level_event <> 'excluded'), 0), 1)
-                 as sla_percent
-        from ujet.calls__queue_durations group by menu_path order by entries desc""",
+    "Yesterday's service level per queue (contact_center.fct_queue_interval)": """
+        select channel, menu_path, sum(entries) as entries, sum(answered) as answered,
+               round(100.0 * sum(in_sla) / nullif(sum(in_sla) + sum(not_in_sla), 0), 1)
+                 as service_level_pct,
+               round(sum(answered_queue_seconds) / nullif(sum(answered), 0), 1) as asa_seconds
+        from contact_center.fct_queue_interval
+        where cast(interval_start as date) = current_date - 1
+        group by all order by channel, entries desc""",
+    "Yesterday's top agents by handled contacts (contact_center.fct_agent_daily)": """
+        select a.first_name || ' ' || a.last_name as agent, d.channel, d.handled,
+               round(d.aht_seconds) as aht_seconds, d.transfers_out, d.transfers_in
+        from contact_center.fct_agent_daily d
+        join contact_center.dim_agents a using (agent_id)
+        where d.local_date = current_date - 1
+        order by d.handled desc, agent limit 5""",
 }
 
 
 def run_demo(database: str, show: Callable[[str], None]) -> list[RunSummary]:
     """Backfills a sandbox tenant, lets it change, loads again incrementally, shows results."""
+    settings = load_settings()
     tenant = Tenant(seed=7, size=TenantSize())
     options = SandboxOptions(requests_per_second=DEMO_RATE, burst=2)
     _start_fresh(database)
@@ -57,7 +63,7 @@ def run_demo(database: str, show: Callable[[str], None]) -> list[RunSummary]:
                     sla_minutes=24 * 60)
         show(f"Sandbox UJET tenant on {sandbox.base_url}: a week of a small contact center.\n")
         summaries.append(run_ujet(pipeline_name=DEMO_PIPELINE, destination=destination,
-                                  source_args=args))
+                                  source_args=args, transform=settings))
         show(format_summary(summaries[-1], "1. backfill"))
 
         # the contact center keeps working: new contacts, late ratings and wrap-ups,
@@ -69,12 +75,14 @@ def run_demo(database: str, show: Callable[[str], None]) -> list[RunSummary]:
         tenant.advance_activity()
         show("\nThe tenant worked on: 18 new contacts, 24 changed, agents changed status.\n")
         summaries.append(run_ujet(pipeline_name=DEMO_PIPELINE, destination=destination,
-                                  source_args=args))
+                                  source_args=args, transform=settings))
         show(format_summary(summaries[-1], "2. incremental run"))
     with duckdb.connect(database, read_only=True) as connection:
+        connection.execute(f"set timezone = '{settings.reporting_timezone}'")
         for title, sql in QUERIES.items():
             show(f"\n{title}:\n{connection.sql(sql)}")
-    show(f"Explore it yourself: the tables are in schema '{DATASET_NAME}' of {database}.")
+    show(f"Explore it yourself: raw tables are in schema '{DATASET_NAME}' and facts in"
+         f" '{settings.dataset}' of {database}.")
     return summaries
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from pipelines.ujet import RunSummary
+from transforms.runner import BuildResult
+from transforms.settings import TransformSettings
 
 
 def format_summary(summary: RunSummary, title: str = "") -> str:
@@ -29,4 +31,25 @@ def format_summary(summary: RunSummary, title: str = "") -> str:
     for table, column, data_type in summary.variants:
         lines.append(f"  variant column: {table}.{column} ({data_type}) holds values that did"
                      " not fit the column's type")
+    if summary.transform is not None:
+        lines.append(format_build(summary.transform))
+    return "\n".join(lines)
+
+
+def format_build(result: BuildResult, settings: TransformSettings | None = None) -> str:
+    where = f" of {settings.dataset} ({settings.reporting_timezone})" if settings else ""
+    if result.mode == "up-to-date":
+        return f"transforms{where}: up to date, nothing loaded since the last build"
+    why = result.reason or f"{result.loads} new load(s)"
+    lines = [f"transforms{where}: {result.mode} build in {result.seconds:.1f}s ({why}),"
+             f" {result.checks} data tests passed"]
+    if result.changed:
+        lines.append("  changed: " + ", ".join(f"{n:,} {feed}" for feed, n in sorted(result.changed.items()))
+                     + "; partitions rebuilt: "
+                     + ", ".join(f"{table} {n:,}" for table, n in sorted(result.partitions.items())))
+    for table, count in sorted(result.rows.items()):
+        lines.append(f"  {table}: {count:,} rows")
+    if result.unknown_agents:
+        lines.append(f"  {result.unknown_agents} agent id(s) appear in contacts or activity but not"
+                     " in the agents endpoint (dim_agents.is_unknown)")
     return "\n".join(lines)

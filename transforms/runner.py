@@ -30,6 +30,11 @@ from transforms.settings import TransformSettings
 logger = logging.getLogger(__name__)
 
 STATE_TABLE = "_ccelt_state"
+FEED_KEYS: dict[str, str] = {
+    # feed -> an empty relation with the feed's key columns, for tenants without the table
+    "contacts": "select cast(null as text) as channel, cast(null as bigint) as contact_id where 1 = 0",
+    "activity": "select cast(null as bigint) as activity_id where 1 = 0",
+}
 FEEDS: dict[str, dict[str, str]] = {
     # feed -> raw root table -> SELECT of the changed keys from rows of the new loads
     "contacts": {
@@ -107,6 +112,7 @@ def build(pipeline: dlt.Pipeline, settings: TransformSettings, *, full_refresh: 
                 _build_full(client, target, models, order, raw_columns)
             else:
                 _build_incremental(client, target, models, order, raw_columns, loads, result)
+                _drop_work_tables(client, target, models)
             _record_state(client, target, settings, fingerprint, loads, result.mode)
         result.rows = {name: _count(client, target, name) for name in order
                        if models[name].layer == "marts"}
@@ -196,13 +202,21 @@ def _build_incremental(client: Any, target: Target, models: dict[str, Model], or
             _capture_touched(client, target, models, model, create=False)
             touched = target.model_table(f"_ccelt_touched__{name}")
             column = model.partition_by
-            result.partitions[name] = _scalar(client, f"select count(*) from {touched}")
+            result.partitions[name] = _scalar(client, f"select count(distinct {column}) from {touched}")
             _execute(client, f"delete from {table} where {column} in (select {column} from {touched})", name)
             _execute(client, f"insert into {table} select * from ({sql}) m"
                              f" where m.{column} in (select {column} from {touched})", name)
         else:
             _execute(client, f"drop {_drop_table(target, name)}")
             _execute(client, f"create table {table} as {sql}", name)
+
+
+def _drop_work_tables(client: Any, target: Target, models: dict[str, Model]) -> None:
+    """Change feeds and touched partitions are a build's scratch paper, not for analysts."""
+    work = [f"_ccelt_changed_{feed}" for feed in FEEDS]
+    work += [f"_ccelt_touched__{m.name}" for m in models.values() if m.partitioned]
+    for name in work:
+        _execute(client, f"drop {_drop_table(target, name)}")
 
 
 def _create_feed(client: Any, target: Target, feed: str, loads: list[str],
@@ -212,7 +226,7 @@ def _create_feed(client: Any, target: Target, feed: str, loads: list[str],
     parts = [f"{select} where _dlt_load_id in ({load_list})"
              for raw, select in FEEDS[feed].items() if raw in raw_columns]
     if not parts:
-        parts = [f"{next(iter(FEEDS[feed].values()))} where 1 = 0"]
+        parts = [FEED_KEYS[feed]]
     _execute(client, f"drop {_drop_table(target, f'_ccelt_changed_{feed}')}")
     _execute(client, f"create table {table} as " + render_sql(" union all ".join(parts), target))
     return _scalar(client, f"select count(*) from {table}")

@@ -20,6 +20,7 @@ import pytest
 from pipelines.ujet import RunSummary, run_ujet
 from sources.ujet.sandbox.server import SandboxOptions, SandboxServer
 from sources.ujet.sandbox.tenant import Tenant, TenantSize
+from transforms.settings import TransformSettings
 
 pytestmark = pytest.mark.e2e
 
@@ -56,9 +57,12 @@ class Harness:
         args.update(overrides)
         return args
 
-    def run(self, **source_args: Any) -> RunSummary:
+    def run(self, transform: Optional[TransformSettings] = None, **source_args: Any) -> RunSummary:
         return run_ujet(pipeline_name=self.pipeline_name, destination=self.destination(),
-                        source_args=self.source_args(**source_args))
+                        source_args=self.source_args(**source_args), transform=transform)
+
+    def pipeline(self) -> dlt.Pipeline:
+        return dlt.pipeline(self.pipeline_name, destination=self.destination(), dataset_name="ujet")
 
     def destination(self) -> Any:
         return dlt.destinations.duckdb(str(self.database), destination_name="warehouse")

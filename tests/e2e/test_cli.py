@@ -136,3 +136,61 @@ def test_an_unknown_resource_is_a_configuration_error_listing_the_choices(harnes
     assert result.returncode == 2
     assert "voicemails" in result.stderr and "agent_activity_logs" in result.stderr
     assert h.sandbox.requests == []
+
+
+def test_run_builds_the_fact_tables_after_loading_and_transform_keeps_them_current(
+        harness, tmp_path: Path) -> None:
+    h: Harness = harness()
+    env = tenant_env(h, tmp_path, h.sandbox.options.api_token)
+    env["TRANSFORMS__REPORTING_TIMEZONE"] = "Europe/Berlin"
+
+    loaded = ccelt("run", "ujet", env=env, cwd=tmp_path)
+    again = ccelt("transform", env=env, cwd=tmp_path)
+    rebuilt = ccelt("transform", "--full-refresh", env=env, cwd=tmp_path)
+
+    assert loaded.returncode == 0, loaded.stderr
+    assert "transforms: full build" in loaded.stdout and "fct_queue_interval:" in loaded.stdout
+    assert again.returncode == 0 and "up to date" in again.stdout
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert "transforms of contact_center (Europe/Berlin): full build" in rebuilt.stdout
+    assert "asked for a full refresh" in rebuilt.stdout
+
+
+def test_no_transform_loads_without_building(harness, tmp_path: Path) -> None:
+    h: Harness = harness()
+
+    result = ccelt("run", "ujet", "--no-transform",
+                   env=tenant_env(h, tmp_path, h.sandbox.options.api_token), cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert "transforms" not in result.stdout
+    with h.warehouse() as warehouse:
+        schemas = {s for (s,) in warehouse.execute(
+            "select schema_name from information_schema.schemata").fetchall()}
+    assert "ujet" in schemas and "contact_center" not in schemas
+
+
+def test_an_unknown_reporting_timezone_is_a_configuration_error(harness, tmp_path: Path) -> None:
+    h: Harness = harness()
+    env = tenant_env(h, tmp_path, h.sandbox.options.api_token)
+    env["TRANSFORMS__REPORTING_TIMEZONE"] = "Mars/Olympus_Mons"
+
+    result = ccelt("run", "ujet", env=env, cwd=tmp_path)
+
+    assert result.returncode == 2
+    assert "transforms.reporting_timezone" in result.stderr and "Mars/Olympus_Mons" in result.stderr
+    assert h.sandbox.requests == []
+
+
+def test_data_that_breaks_a_rule_exits_4_after_loading_and_names_it(harness, tmp_path: Path) -> None:
+    h: Harness = harness()
+    broken = h.tenant.records("calls")[3]
+    with h.tenant.lock:
+        broken["queue_duration"] = -30  # vendor dirt
+
+    result = ccelt("run", "ujet", env=tenant_env(h, tmp_path, h.sandbox.options.api_token), cwd=tmp_path)
+
+    assert result.returncode == 4
+    assert "fct_contacts: non_negative(queue_seconds" in result.stderr
+    assert f"contact_id={broken['id']}" in result.stderr
+    assert "calls" in result.stderr  # what was loaded is still reported

@@ -5,7 +5,7 @@ select
     agent_id,
     local_date,
     status_id,
-    sum(seconds) as seconds,
-    count(*) as intervals
+    cast(sum(seconds) as double) as seconds,
+    cast(count(*) as bigint) as intervals
 from contact_center.int_status_pieces
 group by agent_id, local_date, status_id

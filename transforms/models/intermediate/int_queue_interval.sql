@@ -7,16 +7,17 @@ select
     channel,
     menu_path_id,
     lang,
-    count(*) as entries,
-    sum(case when agent_id is not null then 1 else 0 end) as answered,
-    sum(case when agent_id is null then 1 else 0 end) as unanswered,
-    sum(case when service_level_event = 'in_sla' then 1 else 0 end) as in_sla,
-    sum(case when service_level_event = 'not_in_sla' then 1 else 0 end) as not_in_sla,
-    sum(case when service_level_event = 'excluded' or service_level_event is null then 1 else 0 end)
-        as sla_excluded,
-    sum(coalesce(queue_seconds, 0)) as queue_seconds,
-    max(queue_seconds) as max_queue_seconds,
-    sum(case when agent_id is not null then coalesce(queue_seconds, 0) else 0 end)
+    cast(count(*) as bigint) as entries,
+    cast(sum(case when agent_id is not null then 1 else 0 end) as bigint) as answered,
+    cast(sum(case when agent_id is null then 1 else 0 end) as bigint) as unanswered,
+    cast(sum(case when service_level_event = 'in_sla' then 1 else 0 end) as bigint) as in_sla,
+    cast(sum(case when service_level_event = 'not_in_sla' then 1 else 0 end) as bigint) as not_in_sla,
+    cast(sum(
+        case when service_level_event = 'excluded' or service_level_event is null then 1 else 0 end
+    ) as bigint) as sla_excluded,
+    cast(sum(coalesce(queue_seconds, 0)) as double) as queue_seconds,
+    cast(max(queue_seconds) as double) as max_queue_seconds,
+    cast(sum(case when agent_id is not null then coalesce(queue_seconds, 0) else 0 end) as double)
         as answered_queue_seconds
 from contact_center.int_queue_entries
 group by interval_start, channel, menu_path_id, lang

@@ -9,26 +9,26 @@ with segments as (
         agent_id,
         local_date,
         channel,
-        count(*) as segments,
-        sum(case when duration_seconds > 0 then 1 else 0 end) as handled,
-        sum(duration_seconds) as duration_seconds,
-        sum(hold_seconds) as hold_seconds,
-        sum(acw_seconds) as acw_seconds,
-        sum(bcw_seconds) as bcw_seconds
+        cast(count(*) as bigint) as segments,
+        cast(sum(case when duration_seconds > 0 then 1 else 0 end) as bigint) as handled,
+        cast(sum(duration_seconds) as double) as duration_seconds,
+        cast(sum(hold_seconds) as double) as hold_seconds,
+        cast(sum(acw_seconds) as double) as acw_seconds,
+        cast(sum(bcw_seconds) as double) as bcw_seconds
     from contact_center.int_handle_segments
     where agent_id is not null
     group by agent_id, local_date, channel
 ),
 
 transfers_out as (
-    select from_agent_id as agent_id, local_date, channel, count(*) as transfers_out
+    select from_agent_id as agent_id, local_date, channel, cast(count(*) as bigint) as transfers_out
     from contact_center.int_transfers
     where from_agent_id is not null
     group by from_agent_id, local_date, channel
 ),
 
 transfers_in as (
-    select to_agent_id as agent_id, local_date, channel, count(*) as transfers_in
+    select to_agent_id as agent_id, local_date, channel, cast(count(*) as bigint) as transfers_in
     from contact_center.int_transfers
     where to_agent_id is not null
     group by to_agent_id, local_date, channel

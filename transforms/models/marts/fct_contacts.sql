@@ -4,13 +4,13 @@
 -- tests: unique(channel, contact_id); not_null(channel, contact_id, is_handled, is_abandoned); non_negative(queue_seconds, duration_seconds, transfer_count, handle_segments); references(agent_id, dim_agents.agent_id)
 -- one row per call, chat and email
 with transfers as (
-    select channel, contact_id, count(*) as transfer_count
+    select channel, contact_id, cast(count(*) as bigint) as transfer_count
     from contact_center.int_transfers
     group by channel, contact_id
 ),
 
 segments as (
-    select channel, contact_id, count(*) as handle_segments
+    select channel, contact_id, cast(count(*) as bigint) as handle_segments
     from contact_center.int_handle_segments
     group by channel, contact_id
 )
