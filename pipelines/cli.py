@@ -133,7 +133,7 @@ def _run_ujet(args: argparse.Namespace, redactor: _Redactor) -> int:
     return _report_failures(redactor, "ccelt run ujet", run)
 
 
-def _transform(args: argparse.Namespace, redactor: "_Redactor") -> int:
+def _transform(args: argparse.Namespace, redactor: _Redactor) -> int:
     import dlt
 
     from pipelines.summary import format_build

@@ -14,10 +14,10 @@ from dlt.common.pipeline import LoadInfo
 
 from pipelines.warehouse import loader_file_format, warehouse_destination
 from sources._http import PROCESS_STATS
-from transforms.runner import BuildResult, DataTestFailed, build
-from transforms.settings import TransformSettings
 from sources.ujet import ujet_source
 from sources.ujet.helpers.errors import ConfigurationError
+from transforms.runner import BuildResult, DataTestFailed, build
+from transforms.settings import TransformSettings
 
 logger = logging.getLogger(__name__)
 

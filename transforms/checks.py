@@ -67,6 +67,6 @@ def _describe(model: Model, check: Check, keys: tuple[str, ...], rows: list[tupl
     names = check.arguments if check.kind in ("unique",) else (
         (check.arguments[0],) if check.kind == "references" else keys)
     samples = "; ".join(
-        ", ".join(f"{n}={v}" for n, v in zip(names, row)) if names else str(row)
+        ", ".join(f"{n}={v}" for n, v in zip(names, row, strict=False)) if names else str(row)
         for row in rows[:SAMPLE])
     return f"{model.name}: {check.describe()} broken by {total} row(s), e.g. {samples}"

@@ -16,8 +16,9 @@ Models are written once in DuckDB's dialect. `render` turns one into SQL for the
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Optional
 
 import sqlglot
 from sqlglot import exp
@@ -97,7 +98,7 @@ def render_sql(sql: str, target: Target) -> str:
     return tree.sql(dialect=target.dialect)
 
 
-def _qualify_tables(tree: exp.Expression, target: Target) -> None:
+def _qualify_tables(tree: exp.Expr, target: Target) -> None:
     ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
     for table in list(tree.find_all(exp.Table)):
         if table.name in ctes and not table.db:
@@ -114,13 +115,13 @@ def _qualify_tables(tree: exp.Expression, target: Target) -> None:
         table.replace(replacement)
 
 
-def _shim_source(tree: exp.Expression, model: Model, target: Target,
+def _shim_source(tree: exp.Expr, model: Model, target: Target,
                  raw_columns: dict[str, set[str]]) -> None:
     raw_name = model.source.split(".", 1)[1] if model.source and "." in model.source else model.source
     present = raw_columns.get(raw_name or "")
     if present is not None and set(model.columns) <= present:
         return
-    selected = []
+    selected: list[exp.Expr] = []
     for column, data_type in model.columns.items():
         if present is not None and column in present:
             selected.append(exp.column(column))
@@ -138,7 +139,7 @@ def _shim_source(tree: exp.Expression, model: Model, target: Target,
                 this=exp.to_identifier(table.alias or raw_name))))
 
 
-def _expand_macros(tree: exp.Expression, target: Target) -> None:
+def _expand_macros(tree: exp.Expr, target: Target) -> None:
     tz = exp.Literal.string(target.reporting_timezone).sql(dialect=target.dialect)
     while True:
         calls = [node for node in tree.find_all(exp.Anonymous) if str(node.this).upper() in MACROS

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Optional, Sequence
+from typing import Any, Optional
 
 import dlt
 from dlt.common.destination.client import JobClientBase
@@ -130,8 +131,8 @@ def build(pipeline: dlt.Pipeline, settings: TransformSettings, *, full_refresh: 
 @contextmanager
 def _clients(pipeline: dlt.Pipeline, dataset: str) -> Iterator[tuple[Any, JobClientBase]]:
     with ExitStack() as stack:
-        job_client = stack.enter_context(pipeline.destination_client())
-        client = stack.enter_context(pipeline.sql_client())
+        job_client: Any = stack.enter_context(pipeline.destination_client())  # type: ignore[arg-type]
+        client: Any = stack.enter_context(pipeline.sql_client())  # type: ignore[arg-type]
         stack.enter_context(client.with_alternative_dataset_name(dataset))
         yield client, job_client
 

@@ -32,7 +32,7 @@ def rows(h: Harness, sql: str, *args: Any) -> list[dict[str, Any]]:
     with h.warehouse() as warehouse:
         cursor = warehouse.execute(sql, list(args))
         names = [d[0] for d in cursor.description]
-        return [dict(zip(names, row)) for row in cursor.fetchall()]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
 def one(h: Harness, sql: str, *args: Any) -> dict[str, Any]:
