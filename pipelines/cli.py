@@ -1,7 +1,8 @@
 """`ccelt`: run pipelines, the demo, and sandbox tenants. Parses, calls, reports.
 
 Exit codes: 0 success, 1 the run failed, 2 bad configuration or arguments, 3 the vendor
-refused the credentials, 4 the data was loaded and built but breaks a data test.
+refused the credentials, 4 the data was loaded and built but breaks a data test, 5 the
+warehouse could not be reached (or its DuckDB file is locked).
 """
 
 from __future__ import annotations
@@ -14,12 +15,13 @@ from collections.abc import Callable, Sequence
 from typing import Any, Optional
 
 from pipelines.summary import format_summary
+from pipelines.warehouse import WarehouseUnreachable, unreachable, warehouse_destination
 from sources._http import AuthenticationError, HttpError
 from sources.ujet.helpers.errors import ConfigurationError, UjetError
 from transforms.runner import DataTestFailed
 from transforms.settings import SettingsError, load_settings
 
-EXIT_FAILED, EXIT_CONFIG, EXIT_AUTH, EXIT_DATA = 1, 2, 3, 4
+EXIT_FAILED, EXIT_CONFIG, EXIT_AUTH, EXIT_DATA, EXIT_WAREHOUSE = 1, 2, 3, 4, 5
 logger = logging.getLogger("ccelt")
 
 
@@ -62,6 +64,10 @@ def _parser() -> argparse.ArgumentParser:
                           help="comma-separated resources to load (default: all), e.g. calls,chats")
     run_ujet.add_argument("--no-transform", action="store_true",
                           help="load only; do not rebuild the contact_center tables afterwards")
+    run_ujet.add_argument("--destination", metavar="TYPE", default=None,
+                          help="load this engine instead of the configured warehouse, for one"
+                               " run: duckdb, postgres, bigquery, motherduck; its credentials come"
+                               " from DESTINATION__<TYPE>__CREDENTIALS")
     run_ujet.set_defaults(handler=_run_ujet)
 
     transform = commands.add_parser(
@@ -71,6 +77,8 @@ def _parser() -> argparse.ArgumentParser:
                     " transforms.reporting_timezone changed. Runs the data tests afterwards.")
     transform.add_argument("--full-refresh", action="store_true",
                            help="rebuild every table from scratch")
+    transform.add_argument("--destination", metavar="TYPE", default=None,
+                           help="build in this engine instead of the configured warehouse")
     transform.set_defaults(handler=_transform)
 
     demo = commands.add_parser(
@@ -128,7 +136,9 @@ def _run_ujet(args: argparse.Namespace, redactor: _Redactor) -> int:
 
     def run() -> None:
         settings = None if args.no_transform else load_settings()
-        print(format_summary(run_ujet(resources=args.resources, transform=settings)))
+        destination = warehouse_destination(args.destination)
+        print(format_summary(run_ujet(destination=destination, resources=args.resources,
+                                      transform=settings)))
 
     return _report_failures(redactor, "ccelt run ujet", run)
 
@@ -138,14 +148,17 @@ def _transform(args: argparse.Namespace, redactor: _Redactor) -> int:
 
     from pipelines.summary import format_build
     from pipelines.ujet import DATASET_NAME, PIPELINE_NAME
-    from pipelines.warehouse import warehouse_destination
     from transforms.runner import build
 
     def run() -> None:
         settings = load_settings()
-        pipeline = dlt.pipeline(PIPELINE_NAME, destination=warehouse_destination(),
-                                dataset_name=DATASET_NAME)
-        print(format_build(build(pipeline, settings, full_refresh=args.full_refresh), settings))
+        destination = warehouse_destination(args.destination)
+        pipeline = dlt.pipeline(PIPELINE_NAME, destination=destination, dataset_name=DATASET_NAME)
+        try:
+            result = build(pipeline, settings, full_refresh=args.full_refresh)
+        except Exception as exc:
+            raise unreachable(exc, destination) or exc from exc
+        print(format_build(result, settings))
 
     return _report_failures(redactor, "ccelt transform", run)
 
@@ -232,6 +245,8 @@ def _explain(exc: BaseException) -> tuple[int, str]:
         loaded = getattr(broken, "summary", None)
         prefix = f"{format_summary(loaded)}\n" if loaded else ""
         return EXIT_DATA, f"{prefix}the tables were built, but {broken}"
+    if down := first(WarehouseUnreachable):
+        return EXIT_WAREHOUSE, str(down)
     if refused := first(AuthenticationError):
         return EXIT_AUTH, str(refused)
     if failed := first(HttpError) or first(UjetError):

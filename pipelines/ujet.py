@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Optional, TypeVar
 
 import dlt
 from dlt.common.destination import Destination
 from dlt.common.pipeline import LoadInfo
 
-from pipelines.warehouse import loader_file_format, warehouse_destination
+from pipelines.warehouse import (
+    describe,
+    identity,
+    loader_file_format,
+    unreachable,
+    warehouse_destination,
+)
 from sources._http import PROCESS_STATS
 from sources.ujet import ujet_source
 from sources.ujet.helpers.errors import ConfigurationError
@@ -21,6 +27,7 @@ from transforms.settings import TransformSettings
 
 logger = logging.getLogger(__name__)
 
+T = TypeVar("T")
 PIPELINE_NAME = "ujet"
 DATASET_NAME = "ujet"
 
@@ -76,9 +83,9 @@ def run_ujet(
             data test; `summary` on the exception tells what was loaded.
     """
     destination = destination or warehouse_destination()
-    pipeline = dlt.pipeline(pipeline_name, destination=destination, dataset_name=dataset_name)
+    pipeline = _pipeline_for(pipeline_name, destination, dataset_name)
     file_format = loader_file_format(destination)
-    summary = RunSummary(pipeline_name, _describe(destination), dataset_name)
+    summary = RunSummary(pipeline_name, describe(destination), dataset_name)
     started, requests_before = time.monotonic(), PROCESS_STATS.snapshot()
     columns_before = _user_columns(pipeline)
 
@@ -89,7 +96,7 @@ def run_ujet(
             "%s: %d load package(s) from an earlier run were not loaded yet; loading them first",
             pipeline_name, summary.pending_packages,
         )
-        pipeline.run(loader_file_format=file_format)  # type: ignore[arg-type]  # None: the destination default
+        _run(pipeline, destination, None, file_format)
         _add_rows(summary, pipeline)
 
     source = ujet_source(**(source_args or {}))
@@ -102,8 +109,9 @@ def run_ujet(
         source = source.with_resources(*resources)
     logger.info("%s: extracting %s into %s dataset %s", pipeline_name,
                 ", ".join(source.selected_resources), summary.destination, dataset_name)
-    load_info: LoadInfo = pipeline.run(source, loader_file_format=file_format)  # type: ignore[arg-type]
+    load_info = _run(pipeline, destination, source, file_format)
     _add_rows(summary, pipeline)
+    pipeline.set_local_state_val(_WAREHOUSE_KEY, identity(destination, dataset_name))
     logger.debug("%s", load_info)
 
     _describe_schema_changes(summary, columns_before, _user_columns(pipeline))
@@ -112,13 +120,59 @@ def run_ujet(
         requests.requests, requests.rate_limited, requests.retries)
     if transform is not None:
         try:
-            summary.transform = build(pipeline, transform)
+            summary.transform = _unless_unreachable(
+                destination, lambda: build(pipeline, transform))
         except DataTestFailed as failed:
             summary.seconds = time.monotonic() - started
             failed.summary = summary  # type: ignore[attr-defined]
             raise
     summary.seconds = time.monotonic() - started
     return summary
+
+
+_WAREHOUSE_KEY = "ccelt_warehouse"
+"""Local state key: which warehouse this pipeline's local cursors belong to."""
+
+
+def _pipeline_for(name: str, destination: Destination, dataset_name: str) -> dlt.Pipeline:
+    """The pipeline, with its local state reset if it last loaded a different warehouse.
+
+    dlt keeps cursors locally and restores them from the warehouse only when the warehouse's
+    copy is newer. After loading elsewhere (a switch to Postgres, a one-off run), the local
+    cursors would be ahead of this warehouse's data and it would silently miss records. So
+    when the warehouse changes, the local state goes and dlt restores this warehouse's own
+    (or starts a fresh backfill if it has none).
+    """
+    pipeline = dlt.pipeline(name, destination=destination, dataset_name=dataset_name)
+    here = identity(destination, dataset_name)
+    last: Optional[str] = None
+    try:
+        last = pipeline.get_local_state_val(_WAREHOUSE_KEY)
+    except KeyError:
+        pass
+    if last and last != here:
+        logger.warning("%s: last loaded %s, now %s; resetting local state to this warehouse's",
+                       name, last, here)
+        pipeline = pipeline.drop()
+        pipeline = dlt.pipeline(name, destination=destination, dataset_name=dataset_name)
+    return pipeline
+
+
+def _run(pipeline: dlt.Pipeline, destination: Destination, data: Any,
+         file_format: Optional[str]) -> LoadInfo:
+    return _unless_unreachable(destination, lambda: pipeline.run(
+        data, loader_file_format=file_format))  # type: ignore[arg-type]
+
+
+def _unless_unreachable(destination: Destination, action: Callable[[], T]) -> T:
+    """Runs `action`, turning a failure to reach the warehouse into one clear error."""
+    try:
+        return action()
+    except Exception as exc:
+        clear = unreachable(exc, destination)
+        if clear is not None:
+            raise clear from exc
+        raise
 
 
 def _add_rows(summary: RunSummary, pipeline: dlt.Pipeline) -> None:
@@ -155,14 +209,3 @@ def _describe_schema_changes(summary: RunSummary, before: dict[str, dict[str, st
                 summary.variants.append((table, column, data_type))
             elif table in before:
                 summary.new_columns.append((table, column, data_type))
-
-
-def _describe(destination: Destination) -> str:
-    """Engine and, for DuckDB, the file; never credentials."""
-    kind = destination.destination_name if hasattr(destination, "destination_name") else str(destination)
-    config = destination.configuration(destination.spec(), accept_partial=True)
-    database = getattr(getattr(config, "credentials", None), "database", None)
-    engine = destination.destination_type.rsplit(".", 1)[-1]
-    if engine == "duckdb" and database:
-        return f"duckdb ({database})"
-    return engine if engine == kind else f"{engine} ({kind})"

@@ -3,15 +3,20 @@
 `[destination.warehouse] destination_type` picks the engine (DuckDB by default) and
 `destination.warehouse.credentials` (a secret, so `.dlt/secrets.toml` or
 `DESTINATION__WAREHOUSE__CREDENTIALS`) points at it. Without credentials, DuckDB writes
-`ccelt.duckdb` in the working directory.
+`ccelt.duckdb` in the working directory. A one-off run elsewhere names another engine
+(`ccelt run ujet --destination postgres`) and takes its credentials from dlt's usual section
+for that engine (`DESTINATION__POSTGRES__CREDENTIALS`).
 """
 
 from __future__ import annotations
 
-from typing import Optional
+import logging
+from typing import Any, Optional
 
 import dlt
 from dlt.common.destination import Destination, TLoaderFileFormat
+
+logger = logging.getLogger(__name__)
 
 WAREHOUSE = "warehouse"
 DEFAULT_DUCKDB_FILE = "ccelt.duckdb"
@@ -21,16 +26,83 @@ DEFAULT_DUCKDB_FILE = "ccelt.duckdb"
 # loaded an empty string as NULL (tests/e2e/test_postgres.py), and exact beats fast.
 FORMAT_PREFERENCE: tuple[TLoaderFileFormat, ...] = ("jsonl",)
 
+_CONNECTION_ERRORS = ("OperationalError", "InterfaceError", "IOException",
+                      "DestinationConnectionError", "ConnectionError", "RefreshError",
+                      "DefaultCredentialsError", "ServiceUnavailable")
 
-def warehouse_destination() -> Destination:
-    """The configured `warehouse` destination."""
-    destination_type = dlt.config.get(f"destination.{WAREHOUSE}.destination_type", str) or "duckdb"
-    if destination_type == "duckdb" and not dlt.secrets.get(f"destination.{WAREHOUSE}.credentials"):
+
+class WarehouseUnreachable(RuntimeError):
+    """The warehouse could not be reached or locked; nothing was lost."""
+
+
+def warehouse_destination(destination_type: Optional[str] = None) -> Destination:
+    """The configured `warehouse` destination, or a one-off engine of `destination_type`."""
+    configured = dlt.config.get(f"destination.{WAREHOUSE}.destination_type", str) or "duckdb"
+    if destination_type and destination_type != configured:
+        credentials = dlt.secrets.get(f"destination.{destination_type}.credentials")
+        if destination_type == "duckdb" and not credentials:
+            credentials = DEFAULT_DUCKDB_FILE
+        if credentials is None:
+            return dlt.destination(WAREHOUSE, destination_type=destination_type)
+        return dlt.destination(WAREHOUSE, destination_type=destination_type, credentials=credentials)
+    if configured == "duckdb" and not dlt.secrets.get(f"destination.{WAREHOUSE}.credentials"):
         return dlt.destination(WAREHOUSE, destination_type="duckdb", credentials=DEFAULT_DUCKDB_FILE)
-    return dlt.destination(WAREHOUSE, destination_type=destination_type)
+    return dlt.destination(WAREHOUSE, destination_type=configured)
 
 
 def loader_file_format(destination: Destination) -> Optional[TLoaderFileFormat]:
     """The fastest file format the destination loads, or None for its own default."""
     supported = destination.capabilities().supported_loader_file_formats
     return next((fmt for fmt in FORMAT_PREFERENCE if fmt in supported), None)
+
+
+def engine(destination: Destination) -> str:
+    return destination.destination_type.rsplit(".", 1)[-1]
+
+
+def describe(destination: Destination) -> str:
+    """Engine and where it is (file, host and database, project), never credentials."""
+    where = _location(destination)
+    return f"{engine(destination)} ({where})" if where else engine(destination)
+
+
+def identity(destination: Destination, dataset: str) -> str:
+    """Tells one warehouse from another: a change means the pipeline's cursors do not apply."""
+    return f"{engine(destination)}:{_location(destination) or '?'}:{dataset}"
+
+
+def _location(destination: Destination) -> str:
+    try:
+        config: Any = destination.configuration(destination.spec(), accept_partial=True)
+    except Exception:  # noqa: BLE001 (a description must never fail the run)
+        return ""
+    credentials = getattr(config, "credentials", None)
+    if credentials is None:
+        return ""
+    if engine(destination) == "duckdb":
+        return str(getattr(credentials, "database", "") or "")
+    if engine(destination) == "bigquery":
+        return f"project {getattr(credentials, 'project_id', '?')}, {getattr(config, 'location', '')}"
+    host, port = getattr(credentials, "host", None), getattr(credentials, "port", None)
+    database = getattr(credentials, "database", None)
+    if host:
+        return f"{host}:{port}/{database}" if port else f"{host}/{database}"
+    return str(database or "")
+
+
+def unreachable(error: BaseException, destination: Destination) -> Optional[WarehouseUnreachable]:
+    """A clear error if `error` is the warehouse refusing or failing to connect, else None."""
+    current: Optional[BaseException] = error
+    seen: list[BaseException] = []
+    while current is not None and all(current is not s for s in seen):
+        seen.append(current)
+        if type(current).__name__ in _CONNECTION_ERRORS:
+            reason = " ".join(str(current).split())[:300]
+            return WarehouseUnreachable(
+                f"cannot use the warehouse {describe(destination)}: {reason}. Check"
+                " destination.warehouse.credentials (host, port, database, user) and that the"
+                " server is running and reachable, or that no other program holds the DuckDB"
+                " file. Nothing was lost: the next run continues from the last load.")
+        inner = getattr(current, "exception", None)
+        current = inner if isinstance(inner, BaseException) else current.__cause__
+    return None

@@ -6,9 +6,9 @@ Models are written once in DuckDB's dialect. `render` turns one into SQL for the
 * five macros, written in models as ordinary function calls, become the target's own
   expressions (sqlglot cannot translate time zones and epoch arithmetic faithfully):
   `ccelt_local(ts)` (a UTC instant as wall-clock time in the reporting zone),
-  `ccelt_utc(wall_clock)` (the reverse), `ccelt_seconds(a, b)` (seconds from a to b,
-  fractional), `ccelt_floor15(wall_clock)` (start of its 15-minute interval) and
-  `ccelt_add_days(date, n)`;
+  `ccelt_utc(wall_clock)` (the reverse), `ccelt_milliseconds(a, b)` (whole milliseconds
+  from a to b: integers add up the same in any order, floating-point seconds do not),
+  `ccelt_floor15(wall_clock)` (start of its 15-minute interval) and `ccelt_add_days(date, n)`;
 * `ujet.<table>` and `contact_center.<model>` become the real, quoted dataset names;
 * a staging model's raw table gets a shim when columns (or the table) do not exist yet:
   dlt creates a column only once a value arrives, so a young tenant may lack `rating`.
@@ -36,10 +36,10 @@ MACROS: dict[str, dict[str, str]] = {
         "postgres": "({0} AT TIME ZONE {tz})",
         "bigquery": "TIMESTAMP({0}, {tz})",
     },
-    "CCELT_SECONDS": {
-        "duckdb": "((epoch_ms({1}) - epoch_ms({0})) / 1000.0)",
-        "postgres": "CAST(EXTRACT(EPOCH FROM ({1} - {0})) AS DOUBLE PRECISION)",
-        "bigquery": "(TIMESTAMP_DIFF({1}, {0}, MILLISECOND) / 1000.0)",
+    "CCELT_MILLISECONDS": {
+        "duckdb": "(epoch_ms({1}) - epoch_ms({0}))",
+        "postgres": "CAST(ROUND(EXTRACT(EPOCH FROM ({1} - {0})) * 1000) AS BIGINT)",
+        "bigquery": "TIMESTAMP_DIFF({1}, {0}, MILLISECOND)",
     },
     "CCELT_ADD_DAYS": {
         "duckdb": "CAST({0} + INTERVAL ({1}) DAY AS DATE)",
@@ -75,16 +75,21 @@ class Target:
             raise DialectError(f"transforms support {', '.join(SUPPORTED)}, not {self.dialect}")
 
 
-def render(model: Model, target: Target, raw_columns: Optional[dict[str, set[str]]] = None) -> str:
-    """The model's SELECT, ready to run on the target warehouse.
+def render(model: Model, target: Target, raw_columns: Optional[dict[str, set[str]]] = None,
+           statement: str = "{select}") -> str:
+    """The model's SELECT, or a `statement` around it, ready to run on the target warehouse.
 
     Args:
         raw_columns: columns each existing raw table has; staging models get typed NULLs for
             the columns they declare but the table lacks, and an empty table if it is missing.
+        statement: DuckDB-dialect SQL with `{select}` where the model's SELECT goes, e.g.
+            `create table contact_center.x as {select}`.
     """
     tree = sqlglot.parse_one(model.sql, read="duckdb")
     if model.source:
         _shim_source(tree, model, target, raw_columns or {})
+    if statement != "{select}":
+        tree = sqlglot.parse_one(statement.replace("{select}", tree.sql(dialect="duckdb")), read="duckdb")
     _qualify_tables(tree, target)
     _expand_macros(tree, target)
     return tree.sql(dialect=target.dialect)

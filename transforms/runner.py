@@ -80,52 +80,64 @@ class BuildResult:
 
 def build(pipeline: dlt.Pipeline, settings: TransformSettings, *, full_refresh: bool = False) -> BuildResult:
     """Brings `settings.dataset` up to date with what `pipeline` has loaded."""
+    raw_tables = ([t for t in pipeline.default_schema.tables if not t.startswith("_dlt")]
+                  if pipeline.default_schema_name else [])
+    with _clients(pipeline, settings.dataset) as (client, job_client):
+        return build_with(client, job_client, pipeline.dataset_name, raw_tables, settings,
+                          full_refresh=full_refresh)
+
+
+def build_with(client: Any, job_client: Any, raw_dataset: str, raw_tables: Sequence[str],
+               settings: TransformSettings, *, full_refresh: bool = False) -> BuildResult:
+    """`build` on given clients: dlt's sql client switched to `settings.dataset`, and the
+    job client (for the raw tables' columns). Tests drive it with a recording client to see
+    every statement a warehouse would get."""
     started = time.monotonic()
     models = load_project()
     order = build_order(models)
     fingerprint = project_fingerprint(models)
-    with _clients(pipeline, settings.dataset) as (client, job_client):
-        target = _target(client, pipeline.dataset_name, settings)
-        if not client.has_dataset():
-            client.create_dataset()
-        loads = _new_loads(client, target, None)
-        state = _last_state(client, target)
-        result = BuildResult(mode="full")
-        if full_refresh:
-            result.reason = "asked for a full refresh"
-        elif state is None:
-            result.reason = "first build"
-        elif state["reporting_timezone"] != settings.reporting_timezone:
-            result.reason = (f"reporting_timezone changed from {state['reporting_timezone']}"
-                             f" to {settings.reporting_timezone}")
-        elif state["project"] != fingerprint:
-            result.reason = "the models changed"
-        else:
-            loads = _new_loads(client, target, state["last_load_id"])
-            result.mode = "incremental" if loads else "up-to-date"
-        if result.mode == "up-to-date":
-            result.seconds = time.monotonic() - started
-            return result
-        result.loads = len(loads)
-        raw_columns = _raw_columns(job_client, pipeline)
-        with _transaction(client, target.dialect):
-            if result.mode == "full":
-                _build_full(client, target, models, order, raw_columns)
-            else:
-                _build_incremental(client, target, models, order, raw_columns, loads, result)
-                _drop_work_tables(client, target, models)
-            _record_state(client, target, settings, fingerprint, loads, result.mode)
-        result.rows = {name: _count(client, target, name) for name in order
-                       if models[name].layer == "marts"}
-        result.unknown_agents = _scalar(client, render_sql(
-            "select count(*) from contact_center.dim_agents where is_unknown", target))
-        failures, result.checks = run_checks(client, target, models)
+    target = _target(client, raw_dataset, settings)
+    if not client.has_dataset():
+        client.create_dataset()
+    loads = _new_loads(client, target, None)
+    state = _last_state(client, target)
+    result = BuildResult(mode="full")
+    if full_refresh:
+        result.reason = "asked for a full refresh"
+    elif state is None:
+        result.reason = "first build"
+    elif state["reporting_timezone"] != settings.reporting_timezone:
+        result.reason = (f"reporting_timezone changed from {state['reporting_timezone']}"
+                         f" to {settings.reporting_timezone}")
+    elif state["project"] != fingerprint:
+        result.reason = "the models changed"
+    else:
+        loads = _new_loads(client, target, state["last_load_id"])
+        result.mode = "incremental" if loads else "up-to-date"
+    if result.mode == "up-to-date":
         result.seconds = time.monotonic() - started
-        logger.info("transforms: %s build of %s in %.1fs (%s)", result.mode, settings.dataset,
-                    result.seconds, result.reason or f"{len(loads)} new load(s)")
-        if failures:
-            raise DataTestFailed(failures)
         return result
+    result.loads = len(loads)
+    raw_columns = {name: set(columns) for name, columns in job_client.get_storage_tables(raw_tables)
+                   if columns}
+    with _transaction(client, target.dialect):
+        if result.mode == "full":
+            _build_full(client, target, models, order, raw_columns)
+        else:
+            _build_incremental(client, target, models, order, raw_columns, loads, result)
+            _drop_work_tables(client, target, models)
+        _record_state(client, target, settings, fingerprint, loads, result.mode)
+    result.rows = {name: _count(client, target, name) for name in order
+                   if models[name].layer == "marts"}
+    result.unknown_agents = _scalar(client, render_sql(
+        "select count(*) from contact_center.dim_agents where is_unknown", target))
+    failures, result.checks = run_checks(client, target, models)
+    result.seconds = time.monotonic() - started
+    logger.info("transforms: %s build of %s in %.1fs (%s)", result.mode, settings.dataset,
+                result.seconds, result.reason or f"{len(loads)} new load(s)")
+    if failures:
+        raise DataTestFailed(failures)
+    return result
 
 
 @contextmanager
@@ -158,24 +170,19 @@ def _transaction(client: Any, dialect: str) -> Iterator[None]:
         yield
 
 
-def _raw_columns(job_client: JobClientBase, pipeline: dlt.Pipeline) -> dict[str, set[str]]:
-    """Columns of every raw table that exists in the warehouse now."""
-    if not pipeline.default_schema_name:
-        return {}
-    names = [t for t in pipeline.default_schema.tables if not t.startswith("_dlt")]
-    return {name: set(columns) for name, columns in job_client.get_storage_tables(names) if columns}
+# Every statement below is written like a model (DuckDB's dialect, `contact_center.` and
+# `ujet.` names) and rendered by transforms.dialect, so no warehouse quirk lives here.
+CC = "contact_center"
 
 
 def _build_full(client: Any, target: Target, models: dict[str, Model], order: list[str],
                 raw_columns: dict[str, set[str]]) -> None:
     for name in order:
         model = models[name]
-        sql = render(model, target, raw_columns)
         if model.materialized == "view":
-            _create_view(client, target, name, sql)
+            _create_view(client, target, model, raw_columns)
         else:
-            _execute(client, f"drop {_drop_table(target, name)}")
-            _execute(client, f"create table {target.model_table(name)} as {sql}", name)
+            _create_table(client, target, model, raw_columns)
 
 
 def _build_incremental(client: Any, target: Target, models: dict[str, Model], order: list[str],
@@ -189,27 +196,28 @@ def _build_incremental(client: Any, target: Target, models: dict[str, Model], or
         _capture_touched(client, target, models, model, create=True)
     for name in order:
         model = models[name]
-        sql = render(model, target, raw_columns)
-        table = target.model_table(name)
         if model.materialized == "view":
-            _create_view(client, target, name, sql)
+            _create_view(client, target, model, raw_columns)
         elif model.keyed:
-            feed, match = _feed_match(target, model, "t")
-            _execute(client, f"delete from {table} as t where exists (select 1 from {feed} c where {match})", name)
-            feed, match = _feed_match(target, model, "m")
-            _execute(client, f"insert into {table} select * from ({sql}) m"
-                             f" where exists (select 1 from {feed} c where {match})", name)
+            feed = f"{CC}._ccelt_changed_{model.changes}"
+            _run(client, target, f"delete from {CC}.{name} as t where exists"
+                                 f" (select 1 from {feed} c where {_match(model, 't')})", model)
+            _run(client, target, f"insert into {CC}.{name} select * from ({{select}}) m where exists"
+                                 f" (select 1 from {feed} c where {_match(model, 'm')})", model,
+                 raw_columns)
         elif model.partitioned:
             _capture_touched(client, target, models, model, create=False)
-            touched = target.model_table(f"_ccelt_touched__{name}")
+            touched = f"{CC}._ccelt_touched__{name}"
             column = model.partition_by
-            result.partitions[name] = _scalar(client, f"select count(distinct {column}) from {touched}")
-            _execute(client, f"delete from {table} where {column} in (select {column} from {touched})", name)
-            _execute(client, f"insert into {table} select * from ({sql}) m"
-                             f" where m.{column} in (select {column} from {touched})", name)
+            result.partitions[name] = _scalar(client, render_sql(
+                f"select count(distinct {column}) from {touched}", target))
+            _run(client, target, f"delete from {CC}.{name}"
+                                 f" where {column} in (select {column} from {touched})", model)
+            _run(client, target, f"insert into {CC}.{name} select * from ({{select}}) m"
+                                 f" where m.{column} in (select {column} from {touched})", model,
+                 raw_columns)
         else:
-            _execute(client, f"drop {_drop_table(target, name)}")
-            _execute(client, f"create table {table} as {sql}", name)
+            _create_table(client, target, model, raw_columns)
 
 
 def _drop_work_tables(client: Any, target: Target, models: dict[str, Model]) -> None:
@@ -217,25 +225,24 @@ def _drop_work_tables(client: Any, target: Target, models: dict[str, Model]) -> 
     work = [f"_ccelt_changed_{feed}" for feed in FEEDS]
     work += [f"_ccelt_touched__{m.name}" for m in models.values() if m.partitioned]
     for name in work:
-        _execute(client, f"drop {_drop_table(target, name)}")
+        _run(client, target, _drop_table(target, name))
 
 
 def _create_feed(client: Any, target: Target, feed: str, loads: list[str],
                  raw_columns: dict[str, set[str]]) -> int:
-    table = target.model_table(f"_ccelt_changed_{feed}")
     load_list = ", ".join("'" + load.replace("'", "''") + "'" for load in loads)
     parts = [f"{select} where _dlt_load_id in ({load_list})"
              for raw, select in FEEDS[feed].items() if raw in raw_columns]
     if not parts:
         parts = [FEED_KEYS[feed]]
-    _execute(client, f"drop {_drop_table(target, f'_ccelt_changed_{feed}')}")
-    _execute(client, f"create table {table} as " + render_sql(" union all ".join(parts), target))
-    return _scalar(client, f"select count(*) from {table}")
+    table = f"{CC}._ccelt_changed_{feed}"
+    _run(client, target, _drop_table(target, f"_ccelt_changed_{feed}"))
+    _run(client, target, f"create table {table} as " + " union all ".join(parts))
+    return _scalar(client, render_sql(f"select count(*) from {table}", target))
 
 
-def _feed_match(target: Target, model: Model, alias: str) -> tuple[str, str]:
-    feed = target.model_table(f"_ccelt_changed_{model.changes}")
-    return feed, " and ".join(f"c.{key} = {alias}.{key}" for key in model.unique_key)
+def _match(model: Model, alias: str) -> str:
+    return " and ".join(f"c.{key} = {alias}.{key}" for key in model.unique_key)
 
 
 def _capture_touched(client: Any, target: Target, models: dict[str, Model], model: Model,
@@ -246,54 +253,68 @@ def _capture_touched(client: Any, target: Target, models: dict[str, Model], mode
     before the model is rebuilt (the new versions'); the union is what must be rebuilt.
     """
     column = model.partition_by
-    touched = target.model_table(f"_ccelt_touched__{model.name}")
-    selects = []
-    for upstream in sorted(model.depends_on):
-        source = models[upstream]
-        if source.keyed:
-            feed, match = _feed_match(target, source, "u")
-            selects.append(f"select distinct u.{column} as {column} from {target.model_table(upstream)} u"
-                           f" where exists (select 1 from {feed} c where {match})")
+    selects = [
+        f"select distinct u.{column} as {column} from {CC}.{upstream} u where exists"
+        f" (select 1 from {CC}._ccelt_changed_{models[upstream].changes} c"
+        f" where {_match(models[upstream], 'u')})"
+        for upstream in sorted(model.depends_on) if models[upstream].keyed
+    ]
     if not selects:
         raise TransformError(f"{model.name} is partitioned by {column} but reads no keyed model")
     union = " union ".join(selects)
+    touched = f"{CC}._ccelt_touched__{model.name}"
     if create:
-        _execute(client, f"drop {_drop_table(target, f'_ccelt_touched__{model.name}')}")
-        _execute(client, f"create table {touched} as {union}", model.name)
+        _run(client, target, _drop_table(target, f"_ccelt_touched__{model.name}"))
+        _run(client, target, f"create table {touched} as {union}", model)
     else:
-        _execute(client, f"insert into {touched} {union}", model.name)
+        _run(client, target, f"insert into {touched} {union}", model)
 
 
-def _create_view(client: Any, target: Target, name: str, sql: str) -> None:
-    view = target.model_table(name)
+def _create_view(client: Any, target: Target, model: Model, raw_columns: dict[str, set[str]]) -> None:
     if target.dialect == "postgres":
         # PostgreSQL cannot replace a view whose columns changed
-        _execute(client, f"drop view if exists {view} cascade")
-        _execute(client, f"create view {view} as {sql}", name)
+        _run(client, target, f"drop view if exists {CC}.{model.name} cascade")
+        _run(client, target, f"create view {CC}.{model.name} as {{select}}", model, raw_columns)
     else:
-        _execute(client, f"create or replace view {view} as {sql}", name)
+        _run(client, target, f"create or replace view {CC}.{model.name} as {{select}}", model,
+             raw_columns)
+
+
+def _create_table(client: Any, target: Target, model: Model, raw_columns: dict[str, set[str]]) -> None:
+    _run(client, target, _drop_table(target, model.name))
+    _run(client, target, f"create table {CC}.{model.name} as {{select}}", model, raw_columns)
 
 
 def _drop_table(target: Target, name: str) -> str:
     # PostgreSQL refuses to drop a table a view reads; the views are recreated after it
     cascade = " cascade" if target.dialect == "postgres" else ""
-    return f"table if exists {target.model_table(name)}{cascade}"
+    return f"drop table if exists {CC}.{name}{cascade}"
+
+
+def _run(client: Any, target: Target, statement: str, model: Optional[Model] = None,
+         raw_columns: Optional[dict[str, set[str]]] = None) -> None:
+    """Renders `statement` (with the model's SELECT for `{select}`) and executes it."""
+    if "{select}" in statement:
+        assert model is not None
+        sql = render(model, target, raw_columns, statement=statement)
+    else:
+        sql = render_sql(statement, target)
+    _execute(client, sql, model.name if model else None)
 
 
 def _new_loads(client: Any, target: Target, after: Optional[str]) -> list[str]:
     """Load ids dlt completed, newer than `after` (all when None), oldest first."""
-    loads_table = target.raw_table("_dlt_loads")
     condition = "status = 0" + (" and load_id > '" + after.replace("'", "''") + "'" if after else "")
-    with client.execute_query(f"select load_id from {loads_table} where {condition} order by load_id") as cursor:
+    sql = render_sql(f"select load_id from ujet._dlt_loads where {condition} order by load_id", target)
+    with client.execute_query(sql) as cursor:
         return [row[0] for row in cursor.fetchall()]
 
 
 def _last_state(client: Any, target: Target) -> Optional[dict[str, Any]]:
-    state = target.model_table(STATE_TABLE)
+    sql = render_sql(f"select reporting_timezone, project, last_load_id from {CC}.{STATE_TABLE}"
+                     " order by built_at desc limit 1", target)
     try:
-        with client.execute_query(
-                f"select reporting_timezone, project, last_load_id from {state}"
-                " order by built_at desc limit 1") as cursor:
+        with client.execute_query(sql) as cursor:
             row = cursor.fetchone()
     except Exception:  # noqa: BLE001 (no state table yet: a first build)
         return None
@@ -319,7 +340,7 @@ def _record_state(client: Any, target: Target, settings: TransformSettings, fing
 
 
 def _count(client: Any, target: Target, name: str) -> int:
-    return _scalar(client, f"select count(*) from {target.model_table(name)}")
+    return _scalar(client, render_sql(f"select count(*) from {CC}.{name}", target))
 
 
 def _scalar(client: Any, sql: str) -> int:

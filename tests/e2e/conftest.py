@@ -1,20 +1,26 @@
-"""Real pipelines against sandbox tenants on 127.0.0.1, into a throwaway DuckDB file.
+"""Real pipelines against sandbox tenants on 127.0.0.1, into DuckDB files or PostgreSQL.
 
 Fixtures build tenants and sandboxes; expected answers are worked out in the tests from
-the sandbox's own records.
+the sandbox's own records. A PostgreSQL harness gets its own schemas, dropped afterwards.
+PostgreSQL is expected on 127.0.0.1:5432 (CCELT_TEST_POSTGRES_DSN overrides); without it the
+Postgres variants skip, except when CCELT_REQUIRE_POSTGRES=1 (CI), where they fail.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import os
+import re
+import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import dlt
 import duckdb
+import psycopg2
 import pytest
 
 from pipelines.ujet import RunSummary, run_ujet
@@ -25,6 +31,20 @@ from transforms.settings import TransformSettings
 pytestmark = pytest.mark.e2e
 
 SMALL = TenantSize(days=3, agents=12, calls=220, chats=110, emails=50)
+# dlt wants a password in the DSN even where the server trusts local connections
+POSTGRES_DSN = os.environ.get("CCELT_TEST_POSTGRES_DSN", "postgresql://postgres:unused@127.0.0.1:5432/test")
+WAREHOUSES = ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+def require_postgres() -> None:
+    """Skips the test without a PostgreSQL server, or fails it where one is required."""
+    try:
+        psycopg2.connect(POSTGRES_DSN, connect_timeout=3).close()
+    except psycopg2.OperationalError as exc:
+        reason = f"PostgreSQL is not reachable at {POSTGRES_DSN.split('@')[-1]} ({' '.join(str(exc).split())})"
+        if os.environ.get("CCELT_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"{reason}, and CCELT_REQUIRE_POSTGRES=1 says it must be")
+        pytest.skip(f"{reason}; start one or set CCELT_TEST_POSTGRES_DSN (CI always runs this)")
 
 
 @pytest.fixture(autouse=True)
@@ -36,13 +56,34 @@ def isolated_dlt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return data_dir
 
 
+class Warehouse:
+    """One connection to the test's warehouse. Tests write SQL against `ujet.` and
+    `contact_center.` with `?` parameters; this maps both to the harness's real names."""
+
+    def __init__(self, kind: str, connection: Any, raw: str, facts: str) -> None:
+        self.kind, self.connection, self.raw, self.facts = kind, connection, raw, facts
+
+    def execute(self, sql: str, params: Any = ()) -> Any:
+        sql = re.sub(r"\bcontact_center_full\.", f"{self.facts}_full.", sql)
+        sql = re.sub(r"\bcontact_center\.", f"{self.facts}.", sql)
+        sql = re.sub(r"\bujet\.", f"{self.raw}.", sql)
+        if self.kind == "duckdb":
+            return self.connection.execute(sql, list(params))
+        cursor = self.connection.cursor()
+        cursor.execute(sql.replace("?", "%s"), tuple(params))
+        return cursor
+
+
 @dataclass
 class Harness:
-    """A sandbox tenant plus a pipeline pointed at it."""
+    """A sandbox tenant plus a pipeline pointed at it, loading one warehouse."""
 
     tenant: Tenant
     sandbox: SandboxServer
     database: Path
+    kind: str = "duckdb"
+    raw_dataset: str = "ujet"
+    facts_dataset: str = "contact_center"
     pipeline_name: str = "ujet"
     page_size: int = 100
     lookback: int = 600
@@ -57,21 +98,33 @@ class Harness:
         args.update(overrides)
         return args
 
-    def run(self, transform: Optional[TransformSettings] = None, **source_args: Any) -> RunSummary:
-        return run_ujet(pipeline_name=self.pipeline_name, destination=self.destination(),
-                        source_args=self.source_args(**source_args), transform=transform)
+    def settings(self, reporting_timezone: str = "UTC", suffix: str = "") -> TransformSettings:
+        return TransformSettings(reporting_timezone, dataset=self.facts_dataset + suffix)
 
-    def pipeline(self) -> dlt.Pipeline:
-        return dlt.pipeline(self.pipeline_name, destination=self.destination(), dataset_name="ujet")
+    def run(self, transform: Optional[str] = None, **source_args: Any) -> RunSummary:
+        """Loads the sandbox; `transform` (a reporting zone) also builds the facts."""
+        return run_ujet(pipeline_name=self.pipeline_name, destination=self.destination(),
+                        dataset_name=self.raw_dataset, source_args=self.source_args(**source_args),
+                        transform=self.settings(transform) if transform else None)
 
     def destination(self) -> Any:
+        if self.kind == "postgres":
+            return dlt.destinations.postgres(POSTGRES_DSN, destination_name="warehouse")
         return dlt.destinations.duckdb(str(self.database), destination_name="warehouse")
 
+    def pipeline(self) -> dlt.Pipeline:
+        return dlt.pipeline(self.pipeline_name, destination=self.destination(),
+                            dataset_name=self.raw_dataset)
+
     @contextmanager
-    def warehouse(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        connection = duckdb.connect(str(self.database))
+    def warehouse(self) -> Iterator[Warehouse]:
+        if self.kind == "postgres":
+            connection = psycopg2.connect(POSTGRES_DSN)
+            connection.autocommit = True
+        else:
+            connection = duckdb.connect(str(self.database))
         try:
-            yield connection
+            yield Warehouse(self.kind, connection, self.raw_dataset, self.facts_dataset)
         finally:
             connection.close()
 
@@ -82,22 +135,45 @@ class Harness:
         assert sent, f"no {kind} request carried updated_at[to]"
         return _parse(sent[-1])
 
+    def drop_datasets(self) -> None:
+        if self.kind != "postgres":
+            return
+        with psycopg2.connect(POSTGRES_DSN) as connection, connection.cursor() as cursor:
+            for schema in (self.raw_dataset, f"{self.raw_dataset}_staging", self.facts_dataset,
+                           f"{self.facts_dataset}_full"):
+                cursor.execute(f"drop schema if exists {schema} cascade")
+
 
 @pytest.fixture
 def harness(tmp_path: Path) -> Iterator[Callable[..., Harness]]:
     servers: list[SandboxServer] = []
+    harnesses: list[Harness] = []
 
     def make(size: TenantSize = SMALL, seed: int = 7, page_size: int = 100,
-             lookback: int = 600, tenant: Optional[Tenant] = None, **options: Any) -> Harness:
-        server = SandboxServer(tenant or Tenant(seed=seed, size=size),
-                               SandboxOptions(**options)).start()
-        servers.append(server)
-        return Harness(server.tenant, server, tmp_path / "warehouse.duckdb",
-                       page_size=page_size, lookback=lookback)
+             lookback: int = 600, tenant: Optional[Tenant] = None, warehouse: str = "duckdb",
+             sandbox: Optional[SandboxServer] = None, **options: Any) -> Harness:
+        if sandbox is None:
+            sandbox = SandboxServer(tenant or Tenant(seed=seed, size=size),
+                                    SandboxOptions(**options)).start()
+            servers.append(sandbox)
+        if warehouse == "postgres":
+            require_postgres()
+            suffix = uuid.uuid4().hex[:8]
+            h = Harness(sandbox.tenant, sandbox, tmp_path / "unused.duckdb", kind="postgres",
+                        raw_dataset=f"ujet_{suffix}", facts_dataset=f"cc_{suffix}",
+                        pipeline_name=f"ujet_pg_{suffix}", page_size=page_size, lookback=lookback)
+        else:
+            h = Harness(sandbox.tenant, sandbox, tmp_path / f"warehouse{len(harnesses)}.duckdb",
+                        pipeline_name=f"ujet{len(harnesses) or ''}", page_size=page_size,
+                        lookback=lookback)
+        harnesses.append(h)
+        return h
 
     yield make
     for server in servers:
         server.stop()
+    for h in harnesses:
+        h.drop_datasets()
 
 
 def _parse(value: str) -> datetime:

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Optional
 
-import duckdb
 
 from sources.ujet.sandbox.tenant import Tenant
+from tests.e2e.conftest import Warehouse
 
 ROOT_IDS = {"calls": "call_id", "chats": "chat_id", "emails": "email_id"}
 
@@ -43,7 +43,7 @@ def parse(value: Optional[str]) -> Optional[datetime]:
     return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
 
 
-def compare_contacts(connection: duckdb.DuckDBPyConnection, tenant: Tenant, kind: str,
+def compare_contacts(connection: Warehouse, tenant: Tenant, kind: str,
                      as_of: Optional[datetime]) -> Differences:
     """`as_of=None` demands the warehouse equal the tenant now, for every record."""
     result, loaded, records = _load(connection, tenant, kind, "updated_at")
@@ -69,11 +69,11 @@ def compare_contacts(connection: duckdb.DuckDBPyConnection, tenant: Tenant, kind
     return result
 
 
-def _load(connection: duckdb.DuckDBPyConnection, tenant: Tenant, kind: str,
+def _load(connection: Warehouse, tenant: Tenant, kind: str,
           version_column: str) -> tuple[Differences, dict[Any, Any], dict[Any, dict[str, Any]]]:
     """Loaded ids with one version column, the tenant's records, and duplicates/unknowns."""
     result = Differences(kind)
-    rows = connection.sql(f"select id, {version_column} from ujet.{kind}").fetchall()
+    rows = connection.execute(f"select id, {version_column} from ujet.{kind}").fetchall()
     result.duplicated = [row_id for row_id, n in Counter(r[0] for r in rows).items() if n > 1]
     loaded = dict(rows)
     records = {r["id"]: r for r in tenant.records(kind)}
@@ -101,26 +101,27 @@ def _expected_children(table: str, record: dict[str, Any]) -> dict[str, list[str
     return found
 
 
-def _child_rows(connection: duckdb.DuckDBPyConnection, kind: str) -> dict[str, dict[Any, list[str]]]:
+def _child_rows(connection: Warehouse, kind: str) -> dict[str, dict[Any, list[str]]]:
     root_id = ROOT_IDS[kind]
-    tables = [name for (name,) in connection.sql(
-        "select table_name from information_schema.tables where table_schema = 'ujet'"
+    tables = [name for (name,) in connection.execute(
+        "select table_name from information_schema.tables"
+        f" where table_schema = '{connection.raw}'"
         f" and table_name like '{kind}\\_\\_%' escape '\\'").fetchall()]
     rows: dict[str, dict[Any, list[str]]] = {}
     for table in tables:
-        columns = {c for (c,) in connection.sql(
-            "select column_name from information_schema.columns where table_schema = 'ujet'"
-            f" and table_name = '{table}'").fetchall()}
+        columns = {c for (c,) in connection.execute(
+            "select column_name from information_schema.columns"
+            f" where table_schema = '{connection.raw}' and table_name = '{table}'").fetchall()}
         id_column = "cast(id as varchar)" if "id" in columns else "'None'"
         by_root: dict[Any, list[str]] = defaultdict(list)
-        for owner, fingerprint in connection.sql(
+        for owner, fingerprint in connection.execute(
                 f"select {root_id}, coalesce({id_column}, 'None') from ujet.{table}").fetchall():
             by_root[owner].append(fingerprint)
         rows[table] = by_root
     return rows
 
 
-def compare_activity_logs(connection: duckdb.DuckDBPyConnection, tenant: Tenant,
+def compare_activity_logs(connection: Warehouse, tenant: Tenant,
                           as_of: Optional[datetime]) -> Differences:
     result, loaded, records = _load(connection, tenant, "agent_activity_logs", "ended_at")
     for row_id, row in records.items():
@@ -135,9 +136,9 @@ def compare_activity_logs(connection: duckdb.DuckDBPyConnection, tenant: Tenant,
     return result
 
 
-def compare_ids(connection: duckdb.DuckDBPyConnection, tenant: Tenant, kind: str) -> Differences:
+def compare_ids(connection: Warehouse, tenant: Tenant, kind: str) -> Differences:
     result = Differences(kind)
-    loaded = [row_id for (row_id,) in connection.sql(f"select id from ujet.{kind}").fetchall()]
+    loaded = [row_id for (row_id,) in connection.execute(f"select id from ujet.{kind}").fetchall()]
     expected = {r["id"] for r in tenant.records(kind)}
     result.checked = len(expected)
     result.duplicated = [i for i, n in Counter(loaded).items() if n > 1]
@@ -146,7 +147,7 @@ def compare_ids(connection: duckdb.DuckDBPyConnection, tenant: Tenant, kind: str
     return result
 
 
-def assert_exact(connection: duckdb.DuckDBPyConnection, tenant: Tenant,
+def assert_exact(connection: Warehouse, tenant: Tenant,
                  as_of: Optional[datetime]) -> None:
     """Every UJET table the tests can check against the tenant, as of a run's bound."""
     for kind in ROOT_IDS:

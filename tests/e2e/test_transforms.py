@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import Harness
+from tests.e2e.conftest import WAREHOUSES, Harness
 from tests.e2e.scenario import (
     add,
     contact,
@@ -22,10 +22,9 @@ from tests.e2e.scenario import (
     transfer,
 )
 from transforms.runner import DataTestFailed, build
-from transforms.settings import TransformSettings
 
-UTC = TransformSettings("UTC")
-NEW_YORK = TransformSettings("America/New_York")
+UTC = "UTC"
+NEW_YORK = "America/New_York"
 
 
 def rows(h: Harness, sql: str, *args: Any) -> list[dict[str, Any]]:
@@ -54,9 +53,10 @@ def transferred_call(call_id: int = 1, with_second_segment: bool = True, updated
         transfers=(transfer(5001, "2026-03-02 10:06:00", from_agent=100, to_agent=101),))
 
 
-@pytest.fixture
-def scenario(harness) -> Harness:
-    return harness(tenant=empty_tenant())
+@pytest.fixture(params=WAREHOUSES)
+def scenario(harness, request) -> Harness:
+    """An empty tenant, loaded into DuckDB and, for the same test again, into PostgreSQL."""
+    return harness(tenant=empty_tenant(), warehouse=request.param)
 
 
 def test_a_transferred_call_is_two_queue_entries_two_segments_and_one_transfer_each_way(scenario: Harness) -> None:
@@ -237,8 +237,8 @@ def test_nothing_new_means_no_rebuild_and_a_changed_zone_means_a_full_one(harnes
     h: Harness = harness()
     h.run(transform=UTC)
 
-    unchanged = build(h.pipeline(), UTC)
-    rezoned = build(h.pipeline(), NEW_YORK)
+    unchanged = build(h.pipeline(), h.settings(UTC))
+    rezoned = build(h.pipeline(), h.settings(NEW_YORK))
 
     assert unchanged.mode == "up-to-date"
     assert (rezoned.mode, rezoned.reason) == ("full", "reporting_timezone changed from UTC to America/New_York")
@@ -263,10 +263,9 @@ MARTS = ("fct_contacts", "fct_queue_interval", "fct_agent_daily", "fct_agent_sta
          "dim_agents", "dim_queues")
 
 
-def assert_equal_to_full_rebuild(h: Harness, settings: TransformSettings,
+def assert_equal_to_full_rebuild(h: Harness, reporting_timezone: str,
                                  non_empty: tuple[str, ...] = MARTS) -> None:
-    full = TransformSettings(settings.reporting_timezone, dataset="contact_center_full")
-    build(h.pipeline(), full, full_refresh=True)
+    build(h.pipeline(), h.settings(reporting_timezone, suffix="_full"), full_refresh=True)
     with h.warehouse() as warehouse:
         for mart in MARTS:
             total = warehouse.execute(f"select count(*) from contact_center.{mart}").fetchone()[0]

@@ -1,9 +1,10 @@
 -- materialized: incremental
 -- unique_key: activity_id
 -- changes: activity
--- tests: unique(activity_id, local_date); non_negative(seconds)
+-- tests: unique(activity_id, local_date); non_negative(milliseconds)
 -- closed status intervals [started_at, ended_at) split at local midnights: one row per
--- interval and local date it covers, with the seconds it spent on that date
+-- interval and local date it covers, with the time it spent on that date (in whole
+-- milliseconds, so sums do not depend on the order rows are added in)
 with closed as (
     select *
     from contact_center.stg_ujet__agent_activity_logs
@@ -35,6 +36,6 @@ select
     status_name,
     started_at,
     local_date,
-    ccelt_seconds(piece_start, piece_end) as seconds
+    ccelt_milliseconds(piece_start, piece_end) as milliseconds
 from pieces
 where piece_end > piece_start

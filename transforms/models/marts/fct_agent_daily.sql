@@ -56,7 +56,7 @@ select
         + coalesce(segments.bcw_seconds, 0) as handle_seconds,
     case
         when coalesce(segments.handled, 0) > 0
-            then 1.0 * (segments.duration_seconds + segments.acw_seconds + segments.bcw_seconds)
+            then (segments.duration_seconds + segments.acw_seconds + segments.bcw_seconds)
                 / segments.handled
     end as aht_seconds,
     coalesce(transfers_out.transfers_out, 0) as transfers_out,

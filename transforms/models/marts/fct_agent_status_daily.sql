@@ -7,7 +7,7 @@ select
     daily.local_date,
     daily.status_id,
     names.status_name,
-    daily.seconds,
+    cast(daily.milliseconds as double) / 1000 as seconds,
     daily.intervals
 from contact_center.int_agent_status_daily as daily
 left join contact_center.int_status_names as names

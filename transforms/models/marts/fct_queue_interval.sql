@@ -15,13 +15,13 @@ select
     counts.sla_excluded,
     case
         when counts.in_sla + counts.not_in_sla > 0
-            then 100.0 * counts.in_sla / (counts.in_sla + counts.not_in_sla)
+            then 100 * cast(counts.in_sla as double) / (counts.in_sla + counts.not_in_sla)
     end as service_level_pct,
     counts.queue_seconds,
     counts.max_queue_seconds,
     counts.answered_queue_seconds,
     case
-        when counts.answered > 0 then 1.0 * counts.answered_queue_seconds / counts.answered
+        when counts.answered > 0 then counts.answered_queue_seconds / counts.answered
     end as asa_seconds
 from contact_center.int_queue_interval as counts
 left join contact_center.int_queue_names as names
