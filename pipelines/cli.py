@@ -13,6 +13,7 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any, Optional
+from urllib.parse import urlsplit
 
 from pipelines.summary import format_summary
 from pipelines.warehouse import WarehouseUnreachable, unreachable, warehouse_destination
@@ -133,6 +134,7 @@ def _run_ujet(args: argparse.Namespace, redactor: _Redactor) -> int:
     token: Optional[str] = dlt.secrets.get("sources.ujet.api_token")
     subdomain: Optional[str] = dlt.config.get("sources.ujet.subdomain")
     redactor.add(token, subdomain)
+    redactor.add_warehouse_password(args.destination)
 
     def run() -> None:
         settings = None if args.no_transform else load_settings()
@@ -149,6 +151,8 @@ def _transform(args: argparse.Namespace, redactor: _Redactor) -> int:
     from pipelines.summary import format_build
     from pipelines.ujet import DATASET_NAME, PIPELINE_NAME
     from transforms.runner import build
+
+    redactor.add_warehouse_password(args.destination)
 
     def run() -> None:
         settings = load_settings()
@@ -287,6 +291,20 @@ class _Redactor(logging.Filter):
             if username:
                 # what an Authorization header would carry
                 self.secrets.add(base64.b64encode(f"{username}:{secret}".encode()).decode())
+
+    def add_warehouse_password(self, destination_type: Optional[str]) -> None:
+        """The password inside a warehouse connection string, wherever it is configured."""
+        import dlt
+
+        for section in ("warehouse", destination_type):
+            if not section:
+                continue
+            credentials = dlt.secrets.get(f"destination.{section}.credentials")
+            if isinstance(credentials, str) and "://" in credentials:
+                self.add(urlsplit(credentials).password)
+            elif isinstance(credentials, dict):
+                self.add(credentials.get("password"))
+                self.add(credentials.get("private_key"))
 
     def redact(self, text: str) -> str:
         for secret in self.secrets:

@@ -70,7 +70,10 @@ class Warehouse:
         if self.kind == "duckdb":
             return self.connection.execute(sql, list(params))
         cursor = self.connection.cursor()
-        cursor.execute(sql.replace("?", "%s"), tuple(params))
+        if params:
+            cursor.execute(sql.replace("%", "%%").replace("?", "%s"), tuple(params))
+        else:
+            cursor.execute(sql)  # psycopg2 reads % as a placeholder only when given parameters
         return cursor
 
 
