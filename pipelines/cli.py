@@ -299,7 +299,7 @@ class _Redactor(logging.Filter):
         for section in ("warehouse", destination_type):
             if not section:
                 continue
-            credentials = dlt.secrets.get(f"destination.{section}.credentials")
+            credentials: Any = dlt.secrets.get(f"destination.{section}.credentials")
             if isinstance(credentials, str) and "://" in credentials:
                 self.add(urlsplit(credentials).password)
             elif isinstance(credentials, dict):

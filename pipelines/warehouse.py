@@ -39,7 +39,7 @@ def warehouse_destination(destination_type: Optional[str] = None) -> Destination
     """The configured `warehouse` destination, or a one-off engine of `destination_type`."""
     configured = dlt.config.get(f"destination.{WAREHOUSE}.destination_type", str) or "duckdb"
     if destination_type and destination_type != configured:
-        credentials = dlt.secrets.get(f"destination.{destination_type}.credentials")
+        credentials: Any = dlt.secrets.get(f"destination.{destination_type}.credentials")
         if destination_type == "duckdb" and not credentials:
             credentials = DEFAULT_DUCKDB_FILE
         if credentials is None:

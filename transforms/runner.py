@@ -80,7 +80,7 @@ class BuildResult:
 
 def build(pipeline: dlt.Pipeline, settings: TransformSettings, *, full_refresh: bool = False) -> BuildResult:
     """Brings `settings.dataset` up to date with what `pipeline` has loaded."""
-    raw_tables = ([t for t in pipeline.default_schema.tables if not t.startswith("_dlt")]
+    raw_tables: list[str] = ([t for t in pipeline.default_schema.tables if not t.startswith("_dlt")]
                   if pipeline.default_schema_name else [])
     with _clients(pipeline, settings.dataset) as (client, job_client):
         return build_with(client, job_client, pipeline.dataset_name, raw_tables, settings,

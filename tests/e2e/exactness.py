@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Optional
 
-
 from sources.ujet.sandbox.tenant import Tenant
 from tests.e2e.conftest import Warehouse
 

@@ -106,3 +106,14 @@ def test_sla_endpoints_require_channel_and_minutes(server) -> None:
 
     assert httpx.get(url, auth=auth).status_code == 400
     assert httpx.get(url, params={"channel": "call", "minutes": 15}, auth=auth).status_code == 200
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_any_contact_can_change_later_even_the_vendors_odd_samples(seed: int) -> None:
+    tenant = Tenant(seed=seed, size=TINY)
+    for kind in ("calls", "chats", "emails"):
+        everyone = [r["id"] for r in tenant.records(kind)]
+        for _ in range(4):
+            tenant.touch(kind, ids=everyone)
+
+        assert all(r["updated_at"] >= "2026" for r in tenant.records(kind) if r["id"] in everyone)

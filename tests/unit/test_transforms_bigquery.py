@@ -4,8 +4,9 @@ BigQuery load would take, and each statement must parse as BigQuery SQL."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator, Optional
+from typing import Any, Optional
 
 import pytest
 import sqlglot
@@ -41,7 +42,7 @@ class RecordingClient:
         raise AssertionError("the dataset exists")
 
     @contextmanager
-    def with_alternative_dataset_name(self, name: str) -> Iterator["RecordingClient"]:
+    def with_alternative_dataset_name(self, name: str) -> Iterator[RecordingClient]:
         previous, self.dataset_name = self.dataset_name, name
         try:
             yield self

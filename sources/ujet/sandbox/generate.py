@@ -605,13 +605,13 @@ class ContactFactory:
     def _transfer(self, record: Record, channel: str, from_agent: Record, at: datetime) -> None:
         """Moves the contact to a second queue and agent after `at`."""
         rng = self.rng
-        target = rng.choice([q for q in self.reference.queues(channel)
-                             if q.id != record["selected_menu"]["id"]] or self.reference.queues(channel))
+        current = (record.get("selected_menu") or {}).get("id")
+        target = rng.choice([q for q in self.reference.queues(channel) if q.id != current]
+                            or self.reference.queues(channel))
         candidates = [a for a in self.reference.skills[target.id] if a != from_agent["id"]]
         to_agent = self.reference.agent(rng.choice(candidates or self.reference.skills[target.id]))
         transfer_id = self.ids.next("transfers")
-        source_queue = self.reference.menu(record["selected_menu"]["id"]) \
-            if record["selected_menu"]["id"] in {m.id for m in self.reference.menus} else target
+        source_queue = {m.id: m for m in self.reference.menus}.get(current, target)
         queued = at
         assigned = queued + timedelta(seconds=rng.randint(5, 90))
         talk = rng.randint(60, 600)
@@ -645,9 +645,10 @@ class ContactFactory:
         started = parse_ts(last["ended_at"])
         # after-call work takes minutes at most, even when the vendor records it late
         acw = max(1, min(int((at - started).total_seconds()), self.rng.randint(20, 300)))
-        queue_id = record["selected_menu"]["id"]
-        queue = self.reference.menu(queue_id) if queue_id in {m.id for m in self.reference.menus} \
-            else self.reference.queues(channel)[0]
+        # the vendor's own sample records may name unknown queues or none at all
+        queue_id = (record.get("selected_menu") or {}).get("id")
+        known = {m.id: m for m in self.reference.menus}
+        queue = known.get(queue_id) or self.reference.queues(channel)[0]
         segment = self._handle_segment(channel, last["agent_id"], queue, record["lang"],
                                        started, started + timedelta(seconds=acw), talk=0, acw=acw,
                                        transfer_id=last.get("transfer_id"))
