@@ -2,7 +2,9 @@
 
 Exit codes: 0 success, 1 the run failed, 2 bad configuration or arguments, 3 the vendor
 refused the credentials, 4 the data was loaded and built but breaks a data test, 5 the
-warehouse could not be reached (or its DuckDB file is locked).
+warehouse could not be reached (or its DuckDB file is locked), 6 another run of the pipeline
+is in progress, 7 the warehouse rejected a load package (aborted, cursors rewound).
+docs/operations.md says what each means and what to do.
 """
 
 from __future__ import annotations
@@ -16,13 +18,16 @@ from typing import Any, Optional
 from urllib.parse import urlsplit
 
 from pipelines.summary import format_summary
+from pipelines.lock import RunInProgress, run_lock
+from pipelines.ujet import PackageRejected
 from pipelines.warehouse import WarehouseUnreachable, unreachable, warehouse_destination
 from sources._http import AuthenticationError, HttpError
 from sources.ujet.helpers.errors import ConfigurationError, UjetError
 from transforms.runner import DataTestFailed
 from transforms.settings import SettingsError, load_settings
 
-EXIT_FAILED, EXIT_CONFIG, EXIT_AUTH, EXIT_DATA, EXIT_WAREHOUSE = 1, 2, 3, 4, 5
+_DEBUG = False
+EXIT_FAILED, EXIT_CONFIG, EXIT_AUTH, EXIT_DATA, EXIT_WAREHOUSE, EXIT_BUSY, EXIT_REJECTED = range(1, 8)
 logger = logging.getLogger("ccelt")
 
 
@@ -32,7 +37,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if not getattr(args, "handler", None):
         parser.print_help()
         return EXIT_CONFIG
-    redactor = _configure_logging(args.log_level)
+    redactor = _configure_logging("DEBUG" if args.debug else args.log_level)
+    global _DEBUG
+    _DEBUG = args.debug
     try:
         result: int = args.handler(args, redactor)
         return result
@@ -49,6 +56,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-level", default="INFO",
                         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
                         help="how much to log on stderr (default: INFO)")
+    parser.add_argument("--debug", action="store_true",
+                        help="log everything and print the full traceback of a failure")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
     run = commands.add_parser(
@@ -147,6 +156,7 @@ def _run_ujet(args: argparse.Namespace, redactor: _Redactor) -> int:
 
 def _transform(args: argparse.Namespace, redactor: _Redactor) -> int:
     import dlt
+    from dlt.common.pipeline import get_dlt_pipelines_dir
 
     from pipelines.summary import format_build
     from pipelines.ujet import DATASET_NAME, PIPELINE_NAME
@@ -157,11 +167,13 @@ def _transform(args: argparse.Namespace, redactor: _Redactor) -> int:
     def run() -> None:
         settings = load_settings()
         destination = warehouse_destination(args.destination)
-        pipeline = dlt.pipeline(PIPELINE_NAME, destination=destination, dataset_name=DATASET_NAME)
-        try:
-            result = build(pipeline, settings, full_refresh=args.full_refresh)
-        except Exception as exc:
-            raise unreachable(exc, destination) or exc from exc
+        with run_lock(get_dlt_pipelines_dir(), PIPELINE_NAME):
+            pipeline = dlt.pipeline(PIPELINE_NAME, destination=destination,
+                                    dataset_name=DATASET_NAME)
+            try:
+                result = build(pipeline, settings, full_refresh=args.full_refresh)
+            except Exception as exc:
+                raise unreachable(exc, destination) or exc from exc
         print(format_build(result, settings))
 
     return _report_failures(redactor, "ccelt transform", run)
@@ -215,7 +227,10 @@ def _report_failures(redactor: _Redactor, command: str, action: Callable[[], Any
         return 0
     except Exception as exc:  # noqa: BLE001 (the CLI is where failures become messages)
         code, message = _explain(exc)
-        logger.debug("%s failed", command, exc_info=True)
+        if _DEBUG:
+            import traceback
+
+            print(redactor.redact("".join(traceback.format_exception(exc))), file=sys.stderr)
         print(redactor.redact(f"{command} failed: {message}"), file=sys.stderr)
         return code
 
@@ -225,6 +240,7 @@ def _explain(exc: BaseException) -> tuple[int, str]:
         ConfigFieldMissingException,
         ConfigValueCannotBeCoercedException,
     )
+    from dlt.common.destination.exceptions import UnknownDestinationModule
 
     chain = _causes(exc)
 
@@ -243,6 +259,10 @@ def _explain(exc: BaseException) -> tuple[int, str]:
             key = f"sources.ujet.{key} (SOURCES__UJET__{key.upper()})"
         return EXIT_CONFIG, (f"the configured value of {key} is not a valid"
                              f" {getattr(wrong_type.hint, '__name__', wrong_type.hint)}")
+    if unknown_engine := first(UnknownDestinationModule):
+        return EXIT_CONFIG, (f"unknown warehouse engine {getattr(unknown_engine, 'ref', '')!r} in"
+                             " destination.warehouse.destination_type (or --destination): use"
+                             " duckdb, postgres, bigquery or motherduck; see docs/destinations.md")
     if invalid := first(ConfigurationError) or first(SettingsError):
         return EXIT_CONFIG, str(invalid)
     if broken := first(DataTestFailed):
@@ -251,6 +271,10 @@ def _explain(exc: BaseException) -> tuple[int, str]:
         return EXIT_DATA, f"{prefix}the tables were built, but {broken}"
     if down := first(WarehouseUnreachable):
         return EXIT_WAREHOUSE, str(down)
+    if busy := first(RunInProgress):
+        return EXIT_BUSY, str(busy)
+    if rejected := first(PackageRejected):
+        return EXIT_REJECTED, str(rejected)
     if refused := first(AuthenticationError):
         return EXIT_AUTH, str(refused)
     if failed := first(HttpError) or first(UjetError):

@@ -10,8 +10,9 @@ from typing import Any, Optional, TypeVar
 
 import dlt
 from dlt.common.destination import Destination
-from dlt.common.pipeline import LoadInfo
+from dlt.common.pipeline import LoadInfo, get_dlt_pipelines_dir
 
+from pipelines.lock import run_lock
 from pipelines.warehouse import (
     describe,
     identity,
@@ -82,7 +83,16 @@ def run_ujet(
         DataTestFailed: the load and the build are done, but the built tables break a
             data test; `summary` on the exception tells what was loaded.
     """
+    _apply_dlt_defaults()
     destination = destination or warehouse_destination()
+    with run_lock(get_dlt_pipelines_dir(), pipeline_name):
+        return _run_locked(pipeline_name, dataset_name, destination, resources, source_args,
+                           transform)
+
+
+def _run_locked(pipeline_name: str, dataset_name: str, destination: Destination,
+                resources: Optional[Sequence[str]], source_args: Optional[dict[str, Any]],
+                transform: Optional[TransformSettings]) -> RunSummary:
     pipeline = _pipeline_for(pipeline_name, destination, dataset_name)
     file_format = loader_file_format(destination)
     summary = RunSummary(pipeline_name, describe(destination), dataset_name)
@@ -130,6 +140,54 @@ def run_ujet(
     return summary
 
 
+DLT_DEFAULTS: dict[str, Any] = {
+    # a package the warehouse rejects for good is aborted and the cursors it advanced are
+    # rewound, so the next run reads those records again instead of wedging on the package
+    "load.auto_abort_on_terminal_error": True,
+    # local warehouses gain nothing from gzip-compressed intermediate files
+    "normalize.data_writer.disable_compression": True,
+    # rotate extract files so normalize can work on several at once on long backfills
+    "extract.data_writer.file_max_items": 100_000,
+}
+
+
+class PackageRejected(RuntimeError):
+    """The warehouse refused a load package for good; see the message for what happened."""
+
+
+def _apply_dlt_defaults() -> None:
+    """ccelt's choices for dlt settings, unless the user configured them otherwise."""
+    for key, value in DLT_DEFAULTS.items():
+        if dlt.config.get(key) is None:
+            dlt.config[key] = value
+
+
+def _rejected(error: BaseException) -> Optional[PackageRejected]:
+    """A clear error if the warehouse failed a load job terminally, else None."""
+    current: Optional[BaseException] = error
+    seen: list[BaseException] = []
+    while current is not None and all(current is not s for s in seen):
+        seen.append(current)
+        job_id = getattr(current, "job_id", None)
+        message = getattr(current, "failed_message", None)
+        if job_id and message is not None:
+            table = str(job_id).split(".")[0]
+            lines = [line.strip() for line in str(message).splitlines() if line.strip()]
+            reason = lines[-1].split(": ", 1)[-1] if lines else "no reason given"
+            aborted = bool(dlt.config.get("load.auto_abort_on_terminal_error"))
+            outcome = ("The package was aborted and the cursors rewound, so the next run reads"
+                       " these records again" if aborted else
+                       "The package is kept (load.auto_abort_on_terminal_error is off) and the"
+                       " next run tries it again")
+            return PackageRejected(
+                f"the warehouse rejected load package {getattr(current, 'load_id', '?')} for"
+                f" table {table}: {reason}. {outcome}; until the table accepts them every run"
+                " stops here. See docs/operations.md, 'A rejected load package'.")
+        inner = getattr(current, "exception", None)
+        current = inner if isinstance(inner, BaseException) else current.__cause__
+    return None
+
+
 _WAREHOUSE_KEY = "ccelt_warehouse"
 """Local state key: which warehouse this pipeline's local cursors belong to."""
 
@@ -169,7 +227,7 @@ def _unless_unreachable(destination: Destination, action: Callable[[], T]) -> T:
     try:
         return action()
     except Exception as exc:
-        clear = unreachable(exc, destination)
+        clear = unreachable(exc, destination) or _rejected(exc)
         if clear is not None:
             raise clear from exc
         raise

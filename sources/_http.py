@@ -189,6 +189,8 @@ class JsonResponse:
     headers: httpx.Headers
     links: Mapping[str, str]
     """`Link` header targets by relation (`next`, `last`, ...); empty if none was sent."""
+    undecodable: Optional[bytes] = None
+    """The raw body when it was not valid UTF-8: `data` then has U+FFFD where bytes were bad."""
 
 
 def parse_retry_after(value: Optional[str], now: Optional[float] = None) -> Optional[float]:
@@ -311,7 +313,7 @@ class ApiClient:
                     )
                 else:
                     try:
-                        data = json.loads(response.content)
+                        data, undecodable = _parse_json(response.content)
                     except ValueError:
                         problem = f"unparsable JSON body ({len(response.content)} bytes)"
                     else:
@@ -323,6 +325,7 @@ class ApiClient:
                                 for rel, link in response.links.items()
                                 if rel and "url" in link
                             },
+                            undecodable=undecodable,
                         )
             attempt += 1
             if attempt >= self.retry.max_attempts:
@@ -357,6 +360,20 @@ class ApiClient:
                 f" the {self.retry.max_retry_after:.0f}s this run is willing to wait"
             )
         return wait
+
+
+def _parse_json(content: bytes) -> tuple[Any, Optional[bytes]]:
+    """Parsed JSON, and the raw body if it had to be decoded leniently.
+
+    A body that is complete JSON except for a few bytes that are not UTF-8 (a name written in
+    Latin-1 somewhere upstream) is still the vendor's data: it is decoded with U+FFFD in place
+    of the bad bytes, and the caller gets the raw body to keep. Retrying would only get the
+    same bytes again.
+    """
+    try:
+        return json.loads(content), None
+    except UnicodeDecodeError:
+        return json.loads(content.decode("utf-8", errors="replace")), content
 
 
 def _snippet(text: str, limit: int = 200) -> str:

@@ -118,6 +118,7 @@ def build_with(client: Any, job_client: Any, raw_dataset: str, raw_tables: Seque
         result.seconds = time.monotonic() - started
         return result
     result.loads = len(loads)
+    logger.info("transforms: building %s (%s)", settings.dataset, result.mode)
     raw_columns = {name: set(columns) for name, columns in job_client.get_storage_tables(raw_tables)
                    if columns}
     with _transaction(client, target.dialect):

@@ -8,6 +8,7 @@ endpoint; the endpoint table lives in `settings.py`, the paging in `helpers/tail
 from __future__ import annotations
 
 from collections.abc import Iterator
+import logging
 from datetime import timedelta
 from typing import Any, Optional
 
@@ -22,10 +23,14 @@ from sources.ujet.helpers.client import UjetApi, resolve_base_url, validate_subd
 from sources.ujet.helpers.errors import ConfigurationError, UjetError
 from sources.ujet.helpers.pages import Record
 from sources.ujet.helpers.progress import Progress
+from sources.ujet.helpers.privacy import PiiPolicy
 from sources.ujet.helpers.rows import (
+    QUARANTINE_HINTS,
     cursor_to_datetime,
     flatten_tree,
     keep_vendor_root_ids,
+    page_quarantine,
+    screen,
     with_snapshot,
 )
 from sources.ujet.helpers.tailing import CursorTail, TimestampGrid, parse_timestamp, read_pages
@@ -50,6 +55,7 @@ from sources.ujet.settings import (
 )
 
 MERGE = {"disposition": "merge", "strategy": "delete-insert"}
+logger = logging.getLogger(__name__)
 
 
 @dlt.source(name="ujet")
@@ -67,6 +73,9 @@ def ujet_source(
     timeout: float = DEFAULT_TIMEOUT_SECONDS,
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
     retry_backoff: float = DEFAULT_RETRY_BACKOFF_SECONDS,
+    pii: str = "keep",
+    pii_fields: Optional[dict[str, str]] = None,
+    pii_salt: Optional[TSecretStrValue] = None,
 ) -> list[DltResource]:
     """All UJET resources of one tenant, sharing one request budget.
 
@@ -85,8 +94,12 @@ def ujet_source(
         max_attempts: tries per request on 5xx, timeouts, dropped connections and
             unparsable bodies before the run fails.
         retry_backoff: seconds before the first retry; doubles with each further one.
+        pii: what to do with fields the documents mark as personal data: keep, hash or drop.
+        pii_fields: per-field exceptions, e.g. `{"email_threads[].subject": "drop"}`.
+        pii_salt: the secret salt of `hash`; keep it stable so hashes keep matching.
     """
     subdomain = validate_subdomain(subdomain)
+    policy = PiiPolicy(pii, dict(pii_fields or {}), pii_salt)
     start = parse_start_date(start_date)
     lookback_seconds = parse_lookback(lookback)
     _require(requests_per_second > 0,
@@ -117,7 +130,7 @@ def ujet_source(
     for endpoint in CONTACTS:
         resources.append(
             _resource(contacts, endpoint)(
-                api, endpoint, run_started,
+                api, endpoint, run_started, policy,
                 updated_at=dlt.sources.incremental(
                     "updated_at", initial_value=start, lag=lookback_seconds or None,
                     on_cursor_value_missing="include"),
@@ -125,16 +138,16 @@ def ujet_source(
         )
     resources.append(
         _resource(agent_activity_logs, AGENT_ACTIVITY_LOGS)(
-            api, start, timedelta(seconds=lookback_seconds), run_started)
+            api, start, timedelta(seconds=lookback_seconds), run_started, policy)
     )
     for endpoint in CATALOG:
-        resources.append(_resource(catalog, endpoint)(api, endpoint))
+        resources.append(_resource(catalog, endpoint)(api, endpoint, policy))
     for endpoint in TREES:
-        resources.append(_resource(tree, endpoint, write_disposition="replace")(api, endpoint))
+        resources.append(_resource(tree, endpoint, write_disposition="replace")(api, endpoint, policy))
     for endpoint in SNAPSHOTS:
         resources.append(
             _resource(snapshot, endpoint, write_disposition="append")(
-                api, endpoint, run_started, sla_minutes)
+                api, endpoint, run_started, sla_minutes, policy)
         )
     return resources
 
@@ -143,8 +156,9 @@ def contacts(
     api: UjetApi,
     endpoint: Endpoint,
     run_started: pendulum.DateTime,
+    policy: PiiPolicy,
     updated_at: dlt.sources.incremental[pendulum.DateTime] = dlt.sources.incremental("updated_at"),
-) -> Iterator[list[Record]]:
+) -> Iterator[Any]:
     """Calls, chats or emails updated since the cursor (minus the lookback), up to run start.
 
     dlt keeps the cursor in pipeline state and commits it with the load package that holds
@@ -156,16 +170,21 @@ def contacts(
     if start is None:
         raise UjetError(f"{endpoint.name}: the incremental cursor has no start value")
     for batch in tail.read(start):
+        rows, held = screen(batch, resource=endpoint.name, kind="contacts", policy=policy,
+                            cursor="updated_at")
         rows = [cursor_to_datetime(keep_vendor_root_ids(r, endpoint.root_id or ""), "updated_at")
-                for r in batch]
-        progress.add(len(rows), batch[-1].get("updated_at"))
-        yield rows
+                for r in rows]
+        progress.add(len(batch), rows[-1].get("updated_at") if rows else None)
+        if rows:
+            yield rows
+        yield from _quarantine(api, endpoint, held, policy)
     progress.done()
 
 
 def agent_activity_logs(
-    api: UjetApi, start: pendulum.DateTime, lookback: timedelta, run_started: pendulum.DateTime
-) -> Iterator[list[Record]]:
+    api: UjetApi, start: pendulum.DateTime, lookback: timedelta, run_started: pendulum.DateTime,
+    policy: PiiPolicy,
+) -> Iterator[Any]:
     """Activity rows opened, or closed, since the last run.
 
     A row is created when an agent's widget changes state (`started_at`) and closed at the
@@ -196,13 +215,16 @@ def agent_activity_logs(
     for field, window, fixed in passes:
         tail = CursorTail(api.fetcher(endpoint.path, fixed), field, run_started)
         for batch in tail.read(window):
-            rows = [r for r in batch if r.get("id") not in emitted]
+            rows, held = screen(batch, resource=endpoint.name, kind="agent_activity_logs",
+                                policy=policy, cursor=field)
+            rows = [r for r in rows if r.get("id") not in emitted]
             emitted.update(r.get("id") for r in rows)
             for cursor_field in ("started_at", "ended_at"):
                 _advance(cursors, cursor_field, rows)
-            progress.add(len(rows), f"{field} {batch[-1].get(field)}")
+            progress.add(len(rows), f"{field} {rows[-1].get(field)}" if rows else None)
             if rows:
                 yield rows
+            yield from _quarantine(api, endpoint, held, policy)
     progress.done()
 
 
@@ -215,37 +237,55 @@ def _advance(cursors: dict[str, str], field: str, rows: list[Record]) -> None:
             cursors[field] = newest.isoformat()
 
 
-def catalog(api: UjetApi, endpoint: Endpoint) -> Iterator[list[Record]]:
+def catalog(api: UjetApi, endpoint: Endpoint, policy: PiiPolicy) -> Iterator[Any]:
     """Every record of a reference list (agents, menus with deleted ones, teams, statuses)."""
     if not endpoint.paged:
-        yield api.get_list(endpoint.path, endpoint.params)
-        return
-    params = dict(endpoint.params)
-    if endpoint.sortable:
-        params.update(sort_column="id", sort_direction="ASC")
+        pages: Iterator[list[Any]] = iter([api.get_list(endpoint.path, endpoint.params)])
+    else:
+        params = dict(endpoint.params)
+        if endpoint.sortable:
+            params.update(sort_column="id", sort_direction="ASC")
+        pages = (page.records for page in read_pages(api.fetcher(endpoint.path, params), {}))
     seen: set[Any] = set()
-    for page in read_pages(api.fetcher(endpoint.path, params), {}):
-        fresh = [r for r in page.records if r.get("id") not in seen]
+    for records in pages:
+        rows, held = screen(records, resource=endpoint.name, kind=endpoint.name, policy=policy)
+        fresh = [r for r in rows if r.get("id") not in seen]
         seen.update(r.get("id") for r in fresh)
         if fresh:
             yield fresh
+        yield from _quarantine(api, endpoint, held, policy)
 
 
-def tree(api: UjetApi, endpoint: Endpoint) -> Iterator[list[Record]]:
+def tree(api: UjetApi, endpoint: Endpoint, policy: PiiPolicy) -> Iterator[Any]:
     """A hierarchy (`menus/tree`, `teams/tree`) as one row per node with depth and path."""
-    yield flatten_tree(api.get_list(endpoint.path))
+    nodes, held = screen(api.get_list(endpoint.path), resource=endpoint.name, kind=endpoint.name,
+                         policy=policy)
+    yield flatten_tree(nodes)
+    yield from _quarantine(api, endpoint, held, policy)
 
 
 def snapshot(
-    api: UjetApi, endpoint: Endpoint, run_started: pendulum.DateTime, sla_minutes: int
-) -> Iterator[list[Record]]:
+    api: UjetApi, endpoint: Endpoint, run_started: pendulum.DateTime, sla_minutes: int,
+    policy: PiiPolicy,
+) -> Iterator[Any]:
     """Current state of agents, queues or SLA, stamped with the run's `snapshot_at`."""
-    if endpoint.name in SLA_ENDPOINTS:
-        for channel in SLA_CHANNELS:
-            rows = api.get_list(endpoint.path, {"channel": channel, "minutes": sla_minutes})
-            yield with_snapshot(rows, run_started, channel=channel, minutes=sla_minutes)
-    else:
-        yield with_snapshot(api.get_list(endpoint.path), run_started)
+    queries = ([{"channel": channel, "minutes": sla_minutes} for channel in SLA_CHANNELS]
+               if endpoint.name in SLA_ENDPOINTS else [{}])
+    for query in queries:
+        rows, held = screen(api.get_list(endpoint.path, query or None), resource=endpoint.name,
+                            kind=endpoint.name, policy=policy, key=None)
+        yield with_snapshot(rows, run_started, **query)
+        yield from _quarantine(api, endpoint, held, policy)
+
+
+def _quarantine(api: UjetApi, endpoint: Endpoint, held: list[Record],
+                policy: PiiPolicy) -> Iterator[Any]:
+    """Records that could not be loaded, and raw pages that were not UTF-8, to quarantine."""
+    held = held + page_quarantine(endpoint.name, api.take_undecodable(endpoint.path), policy)
+    if held:
+        logger.warning("%s: %d row(s) went to the quarantine table", endpoint.name, len(held))
+        yield dlt.mark.with_hints(held, dlt.mark.make_hints(**QUARANTINE_HINTS),
+                                  create_table_variant=True)
 
 
 def _resource(function: Any, endpoint: Endpoint, write_disposition: Any = MERGE) -> Any:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import base64
 import logging
 import re
+import threading
 from collections.abc import Mapping
 from typing import Any, Optional
 
 import httpx
 
-from sources._http import ApiClient, RetryPolicy, shared_budget
+from sources._http import ApiClient, JsonResponse, RetryPolicy, shared_budget
 from sources.ujet.helpers.errors import ConfigurationError, UnexpectedPayload
 from sources.ujet.helpers.pages import Page, PageFetcher, Record
 from sources.ujet.settings import API_PATH
@@ -57,6 +59,25 @@ class UjetApi:
     def __init__(self, client: ApiClient, page_size: int) -> None:
         self.client = client
         self.page_size = page_size
+        self._undecodable: dict[str, list[Record]] = {}
+        self._lock = threading.Lock()
+
+    def take_undecodable(self, path: str) -> list[Record]:
+        """Pages of `path` whose bodies were not valid UTF-8, as quarantine rows (once)."""
+        with self._lock:
+            return self._undecodable.pop(path, [])
+
+    def _note(self, path: str, query: Mapping[str, Any], response: JsonResponse) -> None:
+        if response.undecodable is None:
+            return
+        logger.warning("GET /%s: the body was not valid UTF-8; loaded with U+FFFD for the bad"
+                       " bytes and kept the raw body in the quarantine table", path)
+        row = {"reason": "body was not valid UTF-8: records were loaded with U+FFFD in place"
+                         " of the bad bytes; payload is the raw body, base64",
+               "record_id": None, "request": f"GET /{path} {dict(query)}",
+               "payload": base64.b64encode(response.undecodable).decode()}
+        with self._lock:
+            self._undecodable.setdefault(path, []).append(row)
 
     @classmethod
     def connect(
@@ -95,6 +116,7 @@ class UjetApi:
 
         def fetch(query: Mapping[str, str]) -> Page:
             response = self.client.get(path, {**fixed, **query})
+            self._note(path, {**fixed, **query}, response)
             return Page.from_response(response, int(query.get("page", "1")), f"GET /{path}")
 
         return fetch
@@ -105,6 +127,7 @@ class UjetApi:
         target: Optional[str] = path
         while target:
             response = self.client.get(target, params if target == path else None)
+            self._note(path, params or {}, response)
             if not isinstance(response.data, list):
                 raise UnexpectedPayload(
                     f"UJET GET /{path} returned a {type(response.data).__name__},"

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import copy
+import json
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import Any, Optional
 
 import pendulum
 
 from sources.ujet.helpers.pages import Record
+from sources.ujet.helpers.privacy import PiiPolicy
+from sources.ujet.helpers.tailing import parse_timestamp
 
 
 def cursor_to_datetime(record: Record, field: str) -> Record:
@@ -73,3 +77,93 @@ def flatten_tree(nodes: Iterable[Record]) -> list[Record]:
 def with_snapshot(rows: Iterable[Record], snapshot_at: pendulum.DateTime, **extra: Any) -> list[Record]:
     """Stamps point-in-time rows with the run's snapshot time (and e.g. the SLA channel)."""
     return [{**row, "snapshot_at": snapshot_at, **extra} for row in rows]
+
+
+QUARANTINE_TABLE = "quarantine"
+QUARANTINE_HINTS = {
+    "table_name": QUARANTINE_TABLE,
+    "write_disposition": "append",
+    "primary_key": [],
+    "columns": {
+        "resource": {"name": "resource", "data_type": "text"},
+        "reason": {"name": "reason", "data_type": "text"},
+        "record_id": {"name": "record_id", "data_type": "text"},
+        "request": {"name": "request", "data_type": "text"},
+        "payload": {"name": "payload", "data_type": "text"},
+        "quarantined_at": {"name": "quarantined_at", "data_type": "timestamp"},
+    },
+}
+
+
+def screen(records: Iterable[Any], *, resource: str, kind: str, policy: PiiPolicy,
+           key: Optional[str] = "id", cursor: Optional[str] = None) -> tuple[list[Record], list[Record]]:
+    """Splits a batch into rows to load and rows for the quarantine table.
+
+    A record that cannot be loaded (not an object, no key, a cursor that is no timestamp)
+    goes only to quarantine, with the reason and the raw record. A record with NUL characters
+    is loaded and also quarantined raw, because PostgreSQL cannot store NUL and dlt drops it
+    there. Personal fields are treated by `policy` in both places.
+    """
+    loadable: list[Record] = []
+    held: list[Record] = []
+    for record in records:
+        reason = _unloadable(record, key, cursor)
+        if reason is None and _has_nul(record):
+            held.append(quarantine_row(resource, "contains NUL characters, which PostgreSQL"
+                                       " cannot store (loaded without them there)", record, kind,
+                                       policy, key))
+        if reason is not None:
+            held.append(quarantine_row(resource, reason, record, kind, policy, key))
+            continue
+        loadable.append(policy.apply(kind, record))
+    return loadable, held
+
+
+def quarantine_row(resource: str, reason: str, record: Any, kind: str, policy: PiiPolicy,
+                   key: Optional[str] = "id", request: Optional[str] = None) -> Record:
+    record_id = record.get(key) if isinstance(record, dict) and key else None
+    if isinstance(record, dict):
+        payload: Optional[str] = json.dumps(policy.apply(kind, copy.deepcopy(record)), default=str)
+    elif policy.keeps_everything:
+        payload = json.dumps(record, default=str)
+    else:
+        payload, reason = None, f"{reason} (payload withheld: the PII policy cannot read it)"
+    return {"resource": resource, "reason": reason, "record_id": None if record_id is None else str(record_id),
+            "request": request, "payload": payload, "quarantined_at": pendulum.now("UTC")}
+
+
+def page_quarantine(resource: str, rows: Iterable[Record], policy: PiiPolicy) -> list[Record]:
+    """Quarantine rows for raw pages the HTTP layer could not decode, with their resource."""
+    finished = []
+    for row in rows:
+        row = {**row, "resource": resource, "quarantined_at": pendulum.now("UTC")}
+        if not policy.keeps_everything:
+            row.update(payload=None, reason=row["reason"] + " (payload withheld by the PII policy)")
+        finished.append(row)
+    return finished
+
+
+def _unloadable(record: Any, key: Optional[str], cursor: Optional[str]) -> Optional[str]:
+    if not isinstance(record, dict):
+        return f"not a JSON object but {type(record).__name__}"
+    if key and record.get(key) is None:
+        return f"has no {key}, which the table is keyed on"
+    value = record.get(cursor) if cursor else None
+    if value is not None:
+        if not isinstance(value, str):
+            return f"{cursor} is not a timestamp: {value!r}"
+        try:
+            parse_timestamp(value)
+        except ValueError:
+            return f"{cursor} is not a timestamp: {value!r}"
+    return None
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False

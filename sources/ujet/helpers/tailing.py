@@ -225,16 +225,28 @@ class CursorTail:
 
     def _values(self, records: list[Record]) -> Iterator[datetime]:
         for record in records:
-            raw = record.get(self.cursor)
-            if isinstance(raw, str):
-                self.grid.observe(raw)
-                yield parse_timestamp(raw)
+            value = self._value(record)
+            if value is not None:
+                self.grid.observe(record[self.cursor])
+                yield value
+
+    def _value(self, record: Any) -> Optional[datetime]:
+        """The record's cursor, or None when missing or garbled (the caller quarantines it)."""
+        raw = record.get(self.cursor) if isinstance(record, dict) else None
+        if not isinstance(raw, str):
+            return None
+        try:
+            return parse_timestamp(raw)
+        except ValueError:
+            return None
 
     def _fresh(self, records: list[Record]) -> list[Record]:
         fresh = []
         for record in records:
-            raw = record.get(self.cursor)
-            value = parse_timestamp(raw) if isinstance(raw, str) else None
+            value = self._value(record)
+            if not isinstance(record, dict):
+                fresh.append(record)
+                continue
             record_key = record.get(self.key)
             if value is not None and self._emitted.get(record_key) == value:
                 continue

@@ -64,6 +64,9 @@ class SandboxOptions:
     seed: int = 1
     latency: float = 0.0
     """Seconds every response is delayed by, to imitate a network."""
+    latin1_endpoints: tuple[str, ...] = ()
+    """Endpoints whose bodies are encoded in Latin-1 instead of UTF-8 (bytes a client
+    cannot decode as UTF-8 wherever a record has non-ASCII text)."""
 
     def __post_init__(self) -> None:
         unknown = set(self.fault_kinds) - set(FAULT_KINDS)
@@ -301,6 +304,8 @@ def _handler_for(sandbox: SandboxServer) -> type[BaseHTTPRequestHandler]:
             url = urlsplit(self.path)
             params = parse_qsl(url.query, keep_blank_values=True)
             answer = sandbox.answer(url.path, params, self.headers.get("Authorization"))
+            if url.path.removeprefix(API_ROOT) in sandbox.options.latin1_endpoints:
+                answer.body = answer.encoded().decode("utf-8").encode("latin-1", errors="replace")
             sandbox._log(LoggedRequest(url.path.removeprefix(API_ROOT), tuple(params),
                                        answer.status, answer.fault))
             if sandbox.options.latency:

@@ -1,0 +1,80 @@
+"""SIGKILL at any moment, twenty times, then one run: the warehouse converges exactly.
+
+Each round the tenant changes a little, a `ccelt run ujet` (load and transforms) starts in
+its own process and is killed with SIGKILL after a random delay drawn across a whole run:
+while it extracts, normalizes, loads or builds. Then one run is allowed to finish. The raw
+tables must equal the tenant and the facts must equal a full rebuild.
+"""
+
+from __future__ import annotations
+
+import random
+import signal
+import time
+from pathlib import Path
+
+from sources.ujet.sandbox.tenant import TenantSize
+from tests.e2e.conftest import Harness
+from tests.e2e.exactness import assert_exact
+from tests.reliability.conftest import ccelt, start_ccelt
+from transforms.runner import build
+
+KILLS = 20
+TENANT = TenantSize(days=2, agents=8, calls=120, chats=60, emails=30)
+MARTS = ("fct_contacts", "fct_queue_interval", "fct_agent_daily", "fct_agent_status_daily",
+         "dim_agents", "dim_queues")
+
+
+def test_twenty_kills_at_random_moments_then_one_run_converge_exactly(harness, cli_env, tmp_path: Path) -> None:
+    h: Harness = harness(size=TENANT, latency=0.005)
+    env = cli_env(h, SOURCES__UJET__PAGE_SIZE="25", TRANSFORMS__REPORTING_TIMEZONE="America/New_York")
+    rng = random.Random(20261123)
+    assert ccelt("run", "ujet", env=env, cwd=tmp_path).returncode == 0   # the backfill
+    h.tenant.touch("calls", 5)
+    started = time.monotonic()
+    assert ccelt("run", "ujet", env=env, cwd=tmp_path).returncode == 0
+    whole_run = time.monotonic() - started   # how long a scheduled run takes here
+    # one kill in each twentieth of a run, at a random moment within it: every stage is hit
+    moments = [whole_run * (n + rng.random()) / KILLS for n in range(KILLS)]
+
+    stages = []
+    for round_number, moment in enumerate(moments):
+        h.tenant.touch("calls", 5)
+        h.tenant.touch("chats", 2)
+        if round_number % 3 == 0:
+            h.tenant.create("calls", 1)
+        if round_number % 4 == 0:
+            h.tenant.advance_activity()
+        process = start_ccelt("run", "ujet", env=env, cwd=tmp_path)
+        time.sleep(moment)
+        process.send_signal(signal.SIGKILL)
+        _, stderr = process.communicate(timeout=30)
+        stages.append(_stage(process.returncode, stderr))
+
+    final = ccelt("run", "ujet", env=env, cwd=tmp_path)
+
+    assert final.returncode == 0, final.stderr
+    assert {"extracting", "loading", "building"} <= set(stages), f"a stage was never hit: {stages}"
+    with h.warehouse() as warehouse:
+        assert_exact(warehouse, h.tenant, as_of=None)
+    build(h.pipeline(), h.settings("America/New_York", suffix="_full"), full_refresh=True)
+    with h.warehouse() as warehouse:
+        for mart in MARTS:
+            for left, right in (("contact_center", "contact_center_full"),
+                                ("contact_center_full", "contact_center")):
+                extra = warehouse.execute(
+                    f"select * from {left}.{mart} except all select * from {right}.{mart}").fetchall()
+                assert extra == [], f"{mart}: rows in {left} only: {extra[:3]}"
+
+
+def _stage(returncode: int, stderr: str) -> str:
+    """How far the killed run got, from its log."""
+    if returncode == 0:
+        return "finished"
+    if "transforms: building" in stderr:
+        return "built" if " build of contact_center" in stderr else "building"
+    if "agent_activity_logs:" in stderr and "records in" in stderr:
+        return "loading"   # extracted; normalizing or loading
+    if "extracting" in stderr:
+        return "extracting"
+    return "starting"
