@@ -69,10 +69,14 @@ class RateBudget:
     because the vendor counts requests per customer, not per connection. It also widens the
     spacing by a quarter: arriving a hair early (network jitter, another client on the same
     credential) costs a whole `Retry-After`, so the budget backs off and creeps back up to the
-    configured rate after a run of requests that were not refused.
+    configured rate after a run of requests that were not refused (never slower than a quarter
+    of the configured rate).
     """
 
     SLOWER_AFTER_429 = 1.25
+    WIDEST_AFTER_429 = 4.0
+    """However many 429s, requests are never spaced more than four times the configured
+    spacing: `Retry-After` says how long to wait; this only absorbs jitter."""
     FASTER_AFTER_SUCCESSES = 50
     FLOOR_INTERVAL = 0.05
     """Spacing to fall back to when no rate was configured and the server still says 429."""
@@ -110,7 +114,8 @@ class RateBudget:
         spaces the following ones further apart."""
         with self._lock:
             self._paused_until = max(self._paused_until, self._clock() + seconds)
-            self.interval = max(self.interval, self.FLOOR_INTERVAL) * self.SLOWER_AFTER_429
+            widest = max(self.configured_interval, self.FLOOR_INTERVAL) * self.WIDEST_AFTER_429
+            self.interval = min(max(self.interval, self.FLOOR_INTERVAL) * self.SLOWER_AFTER_429, widest)
             self._accepted = 0
 
     def accepted(self) -> None:

@@ -186,3 +186,13 @@ def test_after_a_429_the_budget_spaces_requests_further_then_recovers() -> None:
 
     assert slower == pytest.approx(0.25 * RateBudget.SLOWER_AFTER_429)
     assert budget.interval == pytest.approx(0.25)
+
+
+def test_a_429_storm_slows_the_budget_to_a_quarter_of_its_rate_at_most() -> None:
+    clock = FakeClock()
+    budget = RateBudget(2.0, clock=clock, sleep=clock.sleep)
+
+    for _ in range(100):
+        budget.pause_for(0)
+
+    assert budget.interval == pytest.approx(0.5 * RateBudget.WIDEST_AFTER_429)
