@@ -24,6 +24,9 @@ def format_summary(summary: RunSummary, title: str = "") -> str:
         lines.append("  no rows")
     lines.append(f"  requests: {summary.requests:,} (rate limited: {summary.rate_limited},"
                  f" retried: {summary.retries})")
+    if summary.rows.get("quarantine"):
+        lines.append(f"  quarantine: {summary.rows['quarantine']:,} row(s) could not be loaded as"
+                     f" sent, or were kept raw beside what was loaded: see {summary.dataset}.quarantine")
     if summary.new_tables:
         lines.append(f"  new tables: {len(summary.new_tables)}")
     for table, column, data_type in summary.new_columns:

@@ -15,6 +15,7 @@ from typing import Any, Optional
 import dlt
 import pendulum
 from dlt.common.normalizers.json.relational import DataItemNormalizer
+from dlt.common.schema.utils import new_table
 from dlt.common.typing import TSecretStrValue
 from dlt.sources import DltResource
 
@@ -125,6 +126,7 @@ def ujet_source(
     now = pendulum.now("UTC")
     run_started = now.replace(microsecond=now.microsecond // 1000 * 1000)
     _propagate_root_ids(CONTACTS + CATALOG)
+    _declare_root_columns(CONTACTS + (AGENT_ACTIVITY_LOGS,) + CATALOG + TREES + SNAPSHOTS)
 
     resources: list[DltResource] = []
     for endpoint in CONTACTS:
@@ -294,10 +296,21 @@ def _resource(function: Any, endpoint: Endpoint, write_disposition: Any = MERGE)
         name=endpoint.name,
         primary_key=list(endpoint.primary_key),
         write_disposition=write_disposition,
-        columns=endpoint.columns or None,
         nested_hints=dict(endpoint.nested) or None,
         parallelized=True,
     )
+
+
+def _declare_root_columns(endpoints: tuple[Endpoint, ...]) -> None:
+    """Puts each root table's column hints in the source schema, not on the resource.
+
+    Hints on a resource are inherited by every table variant it emits, which would give
+    the quarantine table the columns of calls, agents and menus.
+    """
+    schema = dlt.current.source_schema()
+    for endpoint in endpoints:
+        if endpoint.columns:
+            schema.update_table(new_table(endpoint.name, columns=list(endpoint.columns.values())))
 
 
 def _propagate_root_ids(endpoints: tuple[Endpoint, ...]) -> None:

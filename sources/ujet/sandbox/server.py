@@ -245,7 +245,7 @@ class SandboxServer:
                               sortable=endpoint != "agents", shuffle_ties=shuffle)
             page = paginate(selected, params, default_per=options.default_per,
                             max_per=options.max_per)
-            body = json.dumps(page.records)
+            body = json.dumps(page.records, ensure_ascii=False)
             if endpoint in CONTACT_KINDS and options.churn_per_request:
                 # the tenant keeps working while the client pages: ratings, wrap-ups, transfers
                 self.tenant.touch(endpoint, count=options.churn_per_request)
@@ -292,7 +292,7 @@ class _Answer:
             return self.body
         if isinstance(self.body, str):
             return self.body.encode()
-        return json.dumps(self.body).encode()
+        return json.dumps(self.body, ensure_ascii=False).encode()
 
 
 def _handler_for(sandbox: SandboxServer) -> type[BaseHTTPRequestHandler]:
