@@ -17,8 +17,8 @@ from collections.abc import Callable, Sequence
 from typing import Any, Optional
 from urllib.parse import urlsplit
 
-from pipelines.summary import format_summary
 from pipelines.lock import RunInProgress, run_lock
+from pipelines.summary import format_summary
 from pipelines.ujet import PackageRejected
 from pipelines.warehouse import WarehouseUnreachable, unreachable, warehouse_destination
 from sources._http import AuthenticationError, HttpError

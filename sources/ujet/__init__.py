@@ -7,8 +7,8 @@ endpoint; the endpoint table lives in `settings.py`, the paging in `helpers/tail
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 import logging
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any, Optional
 
@@ -23,8 +23,8 @@ from sources._http import RetryPolicy
 from sources.ujet.helpers.client import UjetApi, resolve_base_url, validate_subdomain
 from sources.ujet.helpers.errors import ConfigurationError, UjetError
 from sources.ujet.helpers.pages import Record
-from sources.ujet.helpers.progress import Progress
 from sources.ujet.helpers.privacy import PiiPolicy
+from sources.ujet.helpers.progress import Progress
 from sources.ujet.helpers.rows import (
     QUARANTINE_HINTS,
     cursor_to_datetime,
@@ -310,7 +310,8 @@ def _declare_root_columns(endpoints: tuple[Endpoint, ...]) -> None:
     schema = dlt.current.source_schema()
     for endpoint in endpoints:
         if endpoint.columns:
-            schema.update_table(new_table(endpoint.name, columns=list(endpoint.columns.values())))
+            columns: list[Any] = list(endpoint.columns.values())
+            schema.update_table(new_table(endpoint.name, columns=columns))
 
 
 def _propagate_root_ids(endpoints: tuple[Endpoint, ...]) -> None:

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import random
 import signal
+import subprocess
+import threading
 import time
 from pathlib import Path
+from typing import Optional
 
 from sources.ujet.sandbox.tenant import TenantSize
 from tests.e2e.conftest import Harness
@@ -30,25 +33,20 @@ def test_twenty_kills_at_random_moments_then_one_run_converge_exactly(harness, c
     env = cli_env(h, SOURCES__UJET__PAGE_SIZE="25", TRANSFORMS__REPORTING_TIMEZONE="America/New_York")
     rng = random.Random(20261123)
     assert ccelt("run", "ujet", env=env, cwd=tmp_path).returncode == 0   # the backfill
-    h.tenant.touch("calls", 5)
-    started = time.monotonic()
-    assert ccelt("run", "ujet", env=env, cwd=tmp_path).returncode == 0
-    whole_run = time.monotonic() - started   # how long a scheduled run takes here
-    # one kill in each twentieth of a run, at a random moment within it: every stage is hit
-    moments = [whole_run * (n + rng.random()) / KILLS for n in range(KILLS)]
 
     stages = []
-    for round_number, moment in enumerate(moments):
+    for round_number in range(KILLS):
         h.tenant.touch("calls", 5)
         h.tenant.touch("chats", 2)
         if round_number % 3 == 0:
             h.tenant.create("calls", 1)
         if round_number % 4 == 0:
             h.tenant.advance_activity()
+        # a quarter of the kills each: while extracting, while normalizing and loading,
+        # while building the facts, and at any moment at all
+        marker = MARKERS[round_number % len(MARKERS)]
         process = start_ccelt("run", "ujet", env=env, cwd=tmp_path)
-        time.sleep(moment)
-        process.send_signal(signal.SIGKILL)
-        _, stderr = process.communicate(timeout=30)
+        stderr = _kill_after(process, marker, rng.uniform(0, 0.4) if marker else rng.uniform(0.05, 4))
         stages.append(_stage(process.returncode, stderr))
 
     final = ccelt("run", "ujet", env=env, cwd=tmp_path)
@@ -65,6 +63,31 @@ def test_twenty_kills_at_random_moments_then_one_run_converge_exactly(harness, c
                 extra = warehouse.execute(
                     f"select * from {left}.{mart} except all select * from {right}.{mart}").fetchall()
                 assert extra == [], f"{mart}: rows in {left} only: {extra[:3]}"
+
+
+MARKERS = ("extracting", "agent_activity_logs:", "transforms: building", None)
+
+
+def _kill_after(process: subprocess.Popen[str], marker: Optional[str], delay: float) -> str:
+    """SIGKILLs the process `delay` seconds after it logs `marker` (or after it starts)."""
+    lines: list[str] = []
+    seen = threading.Event()
+
+    def read() -> None:
+        for line in process.stderr:  # type: ignore[union-attr]
+            lines.append(line)
+            if marker and marker in line:
+                seen.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    if marker:
+        seen.wait(timeout=60)
+    time.sleep(delay)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    reader.join(timeout=10)
+    return "".join(lines)
 
 
 def _stage(returncode: int, stderr: str) -> str:

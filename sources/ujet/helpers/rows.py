@@ -80,7 +80,7 @@ def with_snapshot(rows: Iterable[Record], snapshot_at: pendulum.DateTime, **extr
 
 
 QUARANTINE_TABLE = "quarantine"
-QUARANTINE_HINTS = {
+QUARANTINE_HINTS: dict[str, Any] = {
     "table_name": QUARANTINE_TABLE,
     "write_disposition": "append",
     "primary_key": [],

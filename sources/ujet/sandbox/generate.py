@@ -611,7 +611,7 @@ class ContactFactory:
         candidates = [a for a in self.reference.skills[target.id] if a != from_agent["id"]]
         to_agent = self.reference.agent(rng.choice(candidates or self.reference.skills[target.id]))
         transfer_id = self.ids.next("transfers")
-        source_queue = {m.id: m for m in self.reference.menus}.get(current, target)
+        source_queue = {m.id: m for m in self.reference.menus}.get(current or 0, target)
         queued = at
         assigned = queued + timedelta(seconds=rng.randint(5, 90))
         talk = rng.randint(60, 600)
@@ -648,7 +648,7 @@ class ContactFactory:
         # the vendor's own sample records may name unknown queues or none at all
         queue_id = (record.get("selected_menu") or {}).get("id")
         known = {m.id: m for m in self.reference.menus}
-        queue = known.get(queue_id) or self.reference.queues(channel)[0]
+        queue = known.get(queue_id or 0) or self.reference.queues(channel)[0]
         segment = self._handle_segment(channel, last["agent_id"], queue, record["lang"],
                                        started, started + timedelta(seconds=acw), talk=0, acw=acw,
                                        transfer_id=last.get("transfer_id"))
