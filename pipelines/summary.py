@@ -11,6 +11,7 @@ def format_summary(summary: RunSummary, title: str = "") -> str:
     lines = [
         f"{title or summary.pipeline_name}: loaded into {summary.destination},"
         f" dataset {summary.dataset}, in {summary.seconds:.1f}s"
+        + (f" ({summary.slices} slices loaded while fetching went on)" if summary.slices > 1 else "")
     ]
     if summary.pending_packages:
         lines.append(f"  first loaded {summary.pending_packages} package(s) an earlier run had"

@@ -23,6 +23,7 @@ from pipelines.warehouse import (
 from sources._http import PROCESS_STATS
 from sources.ujet import ujet_source
 from sources.ujet.helpers.errors import ConfigurationError
+from sources.ujet.helpers.feeds import FetchSession
 from transforms.runner import BuildResult, DataTestFailed, build
 from transforms.settings import TransformSettings
 
@@ -52,6 +53,8 @@ class RunSummary:
     requests: int = 0
     rate_limited: int = 0
     retries: int = 0
+    slices: int = 0
+    """dlt runs this run loaded in, each committing its rows and cursors, while fetching went on."""
     transform: Optional[BuildResult] = None
     """The transforms' build after the load, unless skipped."""
 
@@ -106,23 +109,33 @@ def _run_locked(pipeline_name: str, dataset_name: str, destination: Destination,
             "%s: %d load package(s) from an earlier run were not loaded yet; loading them first",
             pipeline_name, summary.pending_packages,
         )
-        _run(pipeline, destination, None, file_format)
+        _run(pipeline, destination, None)
         _add_rows(summary, pipeline)
 
-    source = ujet_source(**(source_args or {}))
-    if resources:
-        unknown = sorted(set(resources) - set(source.resources))
-        if unknown:
-            raise ConfigurationError(
-                f"unknown resource(s) {', '.join(unknown)}; choose from"
-                f" {', '.join(source.resources)}")
-        source = source.with_resources(*resources)
-    logger.info("%s: extracting %s into %s dataset %s", pipeline_name,
-                ", ".join(source.selected_resources), summary.destination, dataset_name)
-    load_info = _run(pipeline, destination, source, file_format)
-    _add_rows(summary, pipeline)
-    pipeline.set_local_state_val(_WAREHOUSE_KEY, identity(destination, dataset_name))
-    logger.debug("%s", load_info)
+    session = FetchSession(_load_every())
+    try:
+        while True:
+            session.start_slice()
+            source = _select(ujet_source(**(source_args or {}), session=session), resources)
+            if summary.slices:
+                # a resource whose feed is used up sits out: an empty `replace` would empty
+                # its table, and an empty resource only costs time
+                source = source.with_resources(*session.unfinished(list(source.selected_resources)))
+            if not summary.slices:
+                logger.info("%s: extracting %s into %s dataset %s", pipeline_name,
+                            ", ".join(source.selected_resources), summary.destination, dataset_name)
+            _apply_file_format(source, file_format)
+            load_info = _run(pipeline, destination, source)
+            summary.slices += 1
+            _add_rows(summary, pipeline)
+            pipeline.set_local_state_val(_WAREHOUSE_KEY, identity(destination, dataset_name))
+            logger.debug("%s", load_info)
+            if session.finished(list(source.selected_resources)):
+                break
+            logger.info("%s: loaded slice %d (%s rows so far); fetching goes on", pipeline_name,
+                        summary.slices, f"{sum(summary.rows.values()):,}")
+    finally:
+        session.close()
 
     _describe_schema_changes(summary, columns_before, _user_columns(pipeline))
     requests = PROCESS_STATS.since(requests_before)
@@ -148,6 +161,8 @@ DLT_DEFAULTS: dict[str, Any] = {
     "normalize.data_writer.disable_compression": True,
     # rotate extract files so normalize can work on several at once on long backfills
     "extract.data_writer.file_max_items": 100_000,
+    # every resource takes from its feed at once, so no feed waits for a free worker
+    "extract.workers": 16,
 }
 
 
@@ -188,6 +203,27 @@ def _rejected(error: BaseException) -> Optional[PackageRejected]:
     return None
 
 
+DEFAULT_LOAD_EVERY = 60.0
+"""Seconds a slice takes from the feeds before dlt loads it (sources.ujet.load_every)."""
+
+
+def _load_every() -> float:
+    value = dlt.config.get("sources.ujet.load_every", float)
+    if value is not None and value <= 0:
+        raise ConfigurationError(f"sources.ujet.load_every must be positive seconds, got {value}")
+    return value or DEFAULT_LOAD_EVERY
+
+
+def _select(source: Any, resources: Optional[Sequence[str]]) -> Any:
+    if not resources:
+        return source
+    unknown = sorted(set(resources) - set(source.resources))
+    if unknown:
+        raise ConfigurationError(
+            f"unknown resource(s) {', '.join(unknown)}; choose from {', '.join(source.resources)}")
+    return source.with_resources(*resources)
+
+
 _WAREHOUSE_KEY = "ccelt_warehouse"
 """Local state key: which warehouse this pipeline's local cursors belong to."""
 
@@ -216,10 +252,22 @@ def _pipeline_for(name: str, destination: Destination, dataset_name: str) -> dlt
     return pipeline
 
 
-def _run(pipeline: dlt.Pipeline, destination: Destination, data: Any,
-         file_format: Optional[str]) -> LoadInfo:
-    return _unless_unreachable(destination, lambda: pipeline.run(
-        data, loader_file_format=file_format))  # type: ignore[arg-type]
+def _run(pipeline: dlt.Pipeline, destination: Destination, data: Any) -> LoadInfo:
+    return _unless_unreachable(destination, lambda: pipeline.run(data))
+
+
+def _apply_file_format(source: Any, file_format: Optional[str]) -> None:
+    """The fast loader format for every table but those replaced whole.
+
+    dlt's DuckDB loader fails on an empty jsonl file for a `replace` table (an empty
+    `menus/tree` answer, or a tree already loaded in an earlier slice), while its default
+    format empties the table as it should; trees are small, so they keep the default.
+    """
+    if not file_format:
+        return
+    for resource in source.selected_resources.values():
+        if resource.write_disposition != "replace":
+            resource.apply_hints(file_format=file_format)
 
 
 def _unless_unreachable(destination: Destination, action: Callable[[], T]) -> T:

@@ -8,7 +8,7 @@ endpoint; the endpoint table lives in `settings.py`, the paging in `helpers/tail
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any, Optional
 
@@ -22,6 +22,7 @@ from dlt.sources import DltResource
 from sources._http import RetryPolicy
 from sources.ujet.helpers.client import UjetApi, resolve_base_url, validate_subdomain
 from sources.ujet.helpers.errors import ConfigurationError, UjetError
+from sources.ujet.helpers.feeds import FetchSession, StateUpdate
 from sources.ujet.helpers.pages import Record
 from sources.ujet.helpers.privacy import PiiPolicy
 from sources.ujet.helpers.progress import Progress
@@ -77,6 +78,7 @@ def ujet_source(
     pii: str = "keep",
     pii_fields: Optional[dict[str, str]] = None,
     pii_salt: Optional[TSecretStrValue] = None,
+    session: Optional[FetchSession] = None,
 ) -> list[DltResource]:
     """All UJET resources of one tenant, sharing one request budget.
 
@@ -98,6 +100,8 @@ def ujet_source(
         pii: what to do with fields the documents mark as personal data: keep, hash or drop.
         pii_fields: per-field exceptions, e.g. `{"email_threads[].subject": "drop"}`.
         pii_salt: the secret salt of `hash`; keep it stable so hashes keep matching.
+        session: the fetching shared by the slices of one run (see helpers/feeds.py); by
+            default this source fetches and hands over everything in one go.
     """
     subdomain = validate_subdomain(subdomain)
     policy = PiiPolicy(pii, dict(pii_fields or {}), pii_salt)
@@ -122,9 +126,9 @@ def ujet_source(
         timeout=timeout,
         retry=RetryPolicy(max_attempts=max_attempts, backoff_base=retry_backoff),
     )
+    session = session or FetchSession()
     # frozen once per run: the upper bound of every incremental read, and the snapshot time
-    now = pendulum.now("UTC")
-    run_started = now.replace(microsecond=now.microsecond // 1000 * 1000)
+    run_started = session.run_started
     _propagate_root_ids(CONTACTS + CATALOG)
     _declare_root_columns(CONTACTS + (AGENT_ACTIVITY_LOGS,) + CATALOG + TREES + SNAPSHOTS)
 
@@ -132,7 +136,7 @@ def ujet_source(
     for endpoint in CONTACTS:
         resources.append(
             _resource(contacts, endpoint)(
-                api, endpoint, run_started, policy,
+                api, endpoint, run_started, policy, session,
                 updated_at=dlt.sources.incremental(
                     "updated_at", initial_value=start, lag=lookback_seconds or None,
                     on_cursor_value_missing="include"),
@@ -140,16 +144,17 @@ def ujet_source(
         )
     resources.append(
         _resource(agent_activity_logs, AGENT_ACTIVITY_LOGS)(
-            api, start, timedelta(seconds=lookback_seconds), run_started, policy)
+            api, start, timedelta(seconds=lookback_seconds), run_started, policy, session)
     )
     for endpoint in CATALOG:
-        resources.append(_resource(catalog, endpoint)(api, endpoint, policy))
+        resources.append(_resource(catalog, endpoint)(api, endpoint, policy, session))
     for endpoint in TREES:
-        resources.append(_resource(tree, endpoint, write_disposition="replace")(api, endpoint, policy))
+        resources.append(_resource(tree, endpoint, write_disposition="replace")(
+            api, endpoint, policy, session))
     for endpoint in SNAPSHOTS:
         resources.append(
             _resource(snapshot, endpoint, write_disposition="append")(
-                api, endpoint, run_started, sla_minutes, policy)
+                api, endpoint, run_started, sla_minutes, policy, session)
         )
     return resources
 
@@ -159,6 +164,7 @@ def contacts(
     endpoint: Endpoint,
     run_started: pendulum.DateTime,
     policy: PiiPolicy,
+    session: FetchSession,
     updated_at: dlt.sources.incremental[pendulum.DateTime] = dlt.sources.incremental("updated_at"),
 ) -> Iterator[Any]:
     """Calls, chats or emails updated since the cursor (minus the lookback), up to run start.
@@ -166,11 +172,17 @@ def contacts(
     dlt keeps the cursor in pipeline state and commits it with the load package that holds
     the records, so it only advances when they are loaded.
     """
-    progress = Progress(endpoint.name, lambda: api.client.stats.by_endpoint[endpoint.path])
-    tail = CursorTail(api.fetcher(endpoint.path), "updated_at", run_started)
     start = updated_at.start_value
     if start is None:
         raise UjetError(f"{endpoint.name}: the incremental cursor has no start value")
+    yield from _from_feed(session, endpoint.name,
+                          lambda: _contact_rows(api, endpoint, run_started, policy, start))
+
+
+def _contact_rows(api: UjetApi, endpoint: Endpoint, run_started: pendulum.DateTime,
+                  policy: PiiPolicy, start: pendulum.DateTime) -> Iterator[Any]:
+    progress = Progress(endpoint.name, lambda: api.client.stats.by_endpoint[endpoint.path])
+    tail = CursorTail(api.fetcher(endpoint.path), "updated_at", run_started)
     for batch in tail.read(start):
         rows, held = screen(batch, resource=endpoint.name, kind="contacts", policy=policy,
                             cursor="updated_at")
@@ -185,7 +197,7 @@ def contacts(
 
 def agent_activity_logs(
     api: UjetApi, start: pendulum.DateTime, lookback: timedelta, run_started: pendulum.DateTime,
-    policy: PiiPolicy,
+    policy: PiiPolicy, session: FetchSession,
 ) -> Iterator[Any]:
     """Activity rows opened, or closed, since the last run.
 
@@ -200,8 +212,15 @@ def agent_activity_logs(
     is read by the first pass only, closed). Both cursors live in this resource's dlt state
     and are committed with the rows they cover.
     """
+    cursors = dict(dlt.current.resource_state().get("cursors", {}))
+    yield from _from_feed(session, AGENT_ACTIVITY_LOGS.name, lambda: _activity_rows(
+        api, start, lookback, run_started, policy, cursors))
+
+
+def _activity_rows(api: UjetApi, start: pendulum.DateTime, lookback: timedelta,
+                   run_started: pendulum.DateTime, policy: PiiPolicy,
+                   cursors: dict[str, str]) -> Iterator[Any]:
     endpoint = AGENT_ACTIVITY_LOGS
-    cursors: dict[str, str] = dlt.current.resource_state().setdefault("cursors", {})
     progress = Progress(endpoint.name, lambda: api.client.stats.by_endpoint[endpoint.path])
 
     def window_start(field: str) -> pendulum.DateTime:
@@ -226,6 +245,7 @@ def agent_activity_logs(
             progress.add(len(rows), f"{field} {rows[-1].get(field)}" if rows else None)
             if rows:
                 yield rows
+                yield StateUpdate("cursors", dict(cursors))
             yield from _quarantine(api, endpoint, held, policy)
     progress.done()
 
@@ -239,8 +259,12 @@ def _advance(cursors: dict[str, str], field: str, rows: list[Record]) -> None:
             cursors[field] = newest.isoformat()
 
 
-def catalog(api: UjetApi, endpoint: Endpoint, policy: PiiPolicy) -> Iterator[Any]:
+def catalog(api: UjetApi, endpoint: Endpoint, policy: PiiPolicy, session: FetchSession) -> Iterator[Any]:
     """Every record of a reference list (agents, menus with deleted ones, teams, statuses)."""
+    yield from _from_feed(session, endpoint.name, lambda: _catalog_rows(api, endpoint, policy))
+
+
+def _catalog_rows(api: UjetApi, endpoint: Endpoint, policy: PiiPolicy) -> Iterator[Any]:
     if not endpoint.paged:
         pages: Iterator[list[Any]] = iter([api.get_list(endpoint.path, endpoint.params)])
     else:
@@ -258,8 +282,12 @@ def catalog(api: UjetApi, endpoint: Endpoint, policy: PiiPolicy) -> Iterator[Any
         yield from _quarantine(api, endpoint, held, policy)
 
 
-def tree(api: UjetApi, endpoint: Endpoint, policy: PiiPolicy) -> Iterator[Any]:
+def tree(api: UjetApi, endpoint: Endpoint, policy: PiiPolicy, session: FetchSession) -> Iterator[Any]:
     """A hierarchy (`menus/tree`, `teams/tree`) as one row per node with depth and path."""
+    yield from _from_feed(session, endpoint.name, lambda: _tree_rows(api, endpoint, policy))
+
+
+def _tree_rows(api: UjetApi, endpoint: Endpoint, policy: PiiPolicy) -> Iterator[Any]:
     nodes, held = screen(api.get_list(endpoint.path), resource=endpoint.name, kind=endpoint.name,
                          policy=policy)
     yield flatten_tree(nodes)
@@ -268,9 +296,15 @@ def tree(api: UjetApi, endpoint: Endpoint, policy: PiiPolicy) -> Iterator[Any]:
 
 def snapshot(
     api: UjetApi, endpoint: Endpoint, run_started: pendulum.DateTime, sla_minutes: int,
-    policy: PiiPolicy,
+    policy: PiiPolicy, session: FetchSession,
 ) -> Iterator[Any]:
     """Current state of agents, queues or SLA, stamped with the run's `snapshot_at`."""
+    yield from _from_feed(session, endpoint.name, lambda: _snapshot_rows(
+        api, endpoint, run_started, sla_minutes, policy))
+
+
+def _snapshot_rows(api: UjetApi, endpoint: Endpoint, run_started: pendulum.DateTime,
+                   sla_minutes: int, policy: PiiPolicy) -> Iterator[Any]:
     queries = ([{"channel": channel, "minutes": sla_minutes} for channel in SLA_CHANNELS]
                if endpoint.name in SLA_ENDPOINTS else [{}])
     for query in queries:
@@ -278,6 +312,15 @@ def snapshot(
                             kind=endpoint.name, policy=policy, key=None)
         yield with_snapshot(rows, run_started, **query)
         yield from _quarantine(api, endpoint, held, policy)
+
+
+def _from_feed(session: FetchSession, name: str, producer: Callable[[], Iterator[Any]]) -> Iterator[Any]:
+    """What the resource's feed fetched so far, applying the state updates it carries."""
+    for item in session.feed(name, producer).take(session.deadline):
+        if isinstance(item, StateUpdate):
+            dlt.current.resource_state()[item.key] = item.value
+        else:
+            yield item
 
 
 def _quarantine(api: UjetApi, endpoint: Endpoint, held: list[Record],

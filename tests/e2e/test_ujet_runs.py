@@ -186,3 +186,49 @@ def test_empty_strings_and_nulls_stay_apart_in_duckdb(harness) -> None:
         row = warehouse.execute("select out_ticket_id, out_ticket_url from ujet.calls where id = ?",
                                 [blank["id"]]).fetchall()
     assert row == [("", None)]
+
+
+def test_a_long_backfill_loads_in_slices_while_fetching_goes_on(harness, monkeypatch) -> None:
+    monkeypatch.setenv("SOURCES__UJET__LOAD_EVERY", "0.5")
+    h: Harness = harness(latency=0.05, page_size=10)
+
+    summary = h.run()
+
+    assert summary.slices >= 3, "the backfill should have been loaded in several slices"
+    with h.warehouse() as warehouse:
+        loads = warehouse.execute("select count(*) from ujet._dlt_loads").fetchone()[0]
+        assert_exact(warehouse, h.tenant, as_of=h.frozen_bound())
+    assert loads == summary.slices
+
+
+def test_an_outage_half_way_through_a_backfill_keeps_the_slices_already_loaded(harness, monkeypatch) -> None:
+    monkeypatch.setenv("SOURCES__UJET__LOAD_EVERY", "0.5")
+    h: Harness = harness(latency=0.02, page_size=20, fail_after=60, fault_kinds=("503",))
+
+    with pytest.raises(Exception, match="503"):
+        h.run(max_attempts=1)
+
+    with h.warehouse() as warehouse:
+        kept = warehouse.execute("select count(*) from ujet.calls").fetchone()[0]
+    assert kept > 0, "what was loaded before the outage must stay loaded"
+    h.sandbox.options.fail_after = None
+    h.sandbox.reset_log()
+    h.run()
+    resumed = len([r for r in h.sandbox.requests if r.path == "calls"])
+    with h.warehouse() as warehouse:
+        assert_exact(warehouse, h.tenant, as_of=h.frozen_bound())
+    assert resumed < len(h.tenant.records("calls")) / 20, "the next run started over instead of resuming"
+
+
+def test_a_tree_that_becomes_empty_empties_its_table(harness) -> None:
+    h: Harness = harness()
+    h.run()
+    with h.tenant.lock:
+        for menu in h.tenant.records("menus"):
+            menu["deleted"] = True
+
+    h.run()
+
+    with h.warehouse() as warehouse:
+        assert warehouse.execute("select count(*) from ujet.menus_tree").fetchone()[0] == 0
+        assert warehouse.execute("select count(*) from ujet.teams_tree").fetchone()[0] > 0

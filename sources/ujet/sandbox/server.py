@@ -60,6 +60,8 @@ class SandboxOptions:
     """Share of requests answered with a random fault from `fault_kinds`."""
     fault_every: int = 0
     """Answer every n-th request with the next fault of `fault_kinds`, in turn (0: never)."""
+    fail_after: Optional[int] = None
+    """Answer every request after the n-th with the first of `fault_kinds` (an outage)."""
     fault_kinds: tuple[str, ...] = ("500", "503", "truncated", "partial_json", "reset")
     seed: int = 1
     latency: float = 0.0
@@ -190,6 +192,8 @@ class SandboxServer:
         options = self.options
         with self._log_lock:
             self._served += 1
+            if options.fail_after is not None and self._served > options.fail_after:
+                return options.fault_kinds[0]
             if options.fault_every and self._served % options.fault_every == 0:
                 turn = self._served // options.fault_every - 1
                 return options.fault_kinds[turn % len(options.fault_kinds)]

@@ -1,0 +1,145 @@
+"""Fetching that goes on while dlt normalizes and loads.
+
+The API's rate limit is the floor under a backfill; everything local must hide under it.
+So a run fetches in background threads (feeds) and loads in slices: every `load_every`
+seconds the dlt resources stop taking from their feeds, dlt normalizes and loads what they
+took, and meanwhile the feeds keep fetching into bounded buffers. The next slice picks up
+where the last stopped. Each slice is an ordinary dlt run, so its cursors are committed with
+its data: a long backfill that dies keeps every slice it loaded.
+
+A feed runs one producer: a generator that fetches and shapes rows. Producers never touch
+dlt state (they run outside dlt's context); when a cursor must move (activity logs), they
+yield a `StateUpdate` that the resource applies as it hands the rows to dlt.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import pendulum
+
+logger = logging.getLogger(__name__)
+
+MAX_BUFFERED_ROWS = 20_000
+"""Rows a feed may hold ahead of dlt: enough for a slice's load time at 10 requests/s,
+small enough to keep memory flat."""
+
+
+@dataclass(frozen=True)
+class StateUpdate:
+    """Set `key` in the resource's dlt state to `value` when the rows before it are handed over."""
+
+    key: str
+    value: Any
+
+
+def _size(item: Any) -> int:
+    return len(item) if isinstance(item, list) else 1
+
+
+class Feed:
+    """One producer in a thread, its output in a bounded buffer."""
+
+    def __init__(self, name: str, produce: Iterator[Any], stopped: threading.Event) -> None:
+        self.name = name
+        self._produce = produce
+        self._stopped = stopped
+        self._items: deque[Any] = deque()
+        self._buffered = 0
+        self._done = False
+        self._error: Optional[BaseException] = None
+        self._changed = threading.Condition()
+        self._thread = threading.Thread(target=self._run, name=f"feed-{name}", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            for item in self._produce:
+                with self._changed:
+                    while self._buffered >= MAX_BUFFERED_ROWS and not self._stopped.is_set():
+                        self._changed.wait(timeout=0.5)
+                    if self._stopped.is_set():
+                        return
+                    self._items.append(item)
+                    self._buffered += _size(item)
+                    self._changed.notify_all()
+        except BaseException as exc:  # noqa: BLE001 (handed to the consumer, which raises it)
+            self._error = exc
+        finally:
+            with self._changed:
+                self._done = True
+                self._changed.notify_all()
+
+    def take(self, deadline: Optional[float]) -> Iterator[Any]:
+        """Yields items as they come, until the producer is done or `deadline` passes.
+
+        Raises the producer's error, if it failed, once everything before it was taken.
+        """
+        while True:
+            with self._changed:
+                while not self._items and not self._done:
+                    remaining = None if deadline is None else deadline - time.monotonic()
+                    if remaining is not None and remaining <= 0:
+                        return
+                    self._changed.wait(timeout=min(remaining, 1.0) if remaining else 1.0)
+                if self._items:
+                    item = self._items.popleft()
+                    self._buffered -= _size(item)
+                    self._changed.notify_all()
+                elif self._error is not None:
+                    error, self._error = self._error, None
+                    raise error
+                else:
+                    return
+            yield item
+            if deadline is not None and time.monotonic() >= deadline:
+                return
+
+    @property
+    def exhausted(self) -> bool:
+        with self._changed:
+            return self._done and not self._items and self._error is None
+
+
+class FetchSession:
+    """The feeds of one `ccelt run`, shared by the dlt runs (slices) that load them."""
+
+    def __init__(self, load_every: Optional[float] = None) -> None:
+        self.load_every = load_every
+        self.deadline: Optional[float] = None
+        now = pendulum.now("UTC")
+        self.run_started = now.replace(microsecond=now.microsecond // 1000 * 1000)
+        """The run's frozen upper bound of every incremental read, and its snapshot time."""
+        self._feeds: dict[str, Feed] = {}
+        self._lock = threading.Lock()
+        self._stopped = threading.Event()
+
+    def start_slice(self) -> None:
+        self.deadline = time.monotonic() + self.load_every if self.load_every else None
+
+    def feed(self, name: str, producer: Callable[[], Iterator[Any]]) -> Feed:
+        """The resource's feed, started with `producer()` the first time it is asked for."""
+        with self._lock:
+            if name not in self._feeds:
+                self._feeds[name] = Feed(name, producer(), self._stopped)
+            return self._feeds[name]
+
+    def finished(self, names: list[str]) -> bool:
+        """Every named resource has started its feed and taken all of it."""
+        with self._lock:
+            return all(n in self._feeds and self._feeds[n].exhausted for n in names)
+
+    def unfinished(self, names: list[str]) -> list[str]:
+        """The named resources that still have something to take (or have not started)."""
+        with self._lock:
+            return [n for n in names if n not in self._feeds or not self._feeds[n].exhausted]
+
+    def close(self) -> None:
+        """Stops feeds that are still fetching (the run failed or ended)."""
+        self._stopped.set()
