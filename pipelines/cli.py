@@ -126,6 +126,8 @@ def _parser() -> argparse.ArgumentParser:
                               help="contacts changed after every page of calls, chats or emails")
     sandbox_ujet.add_argument("--fault-rate", type=float, default=0.0,
                               help="share of requests answered with 5xx, truncated or dropped responses")
+    sandbox_ujet.add_argument("--static", action="store_true",
+                              help="the tenant never changes: answer big tenants fast from sorted copies")
     sandbox_ujet.set_defaults(handler=_sandbox_ujet)
     return parser
 
@@ -199,6 +201,7 @@ def _sandbox_ujet(args: argparse.Namespace, redactor: _Redactor) -> int:
         churn_per_request=args.churn,
         fault_rate=args.fault_rate,
         seed=args.seed,
+        static=args.static,
     )
     if args.token:
         options.api_token = args.token

@@ -117,3 +117,19 @@ def test_any_contact_can_change_later_even_the_vendors_odd_samples(seed: int) ->
             tenant.touch(kind, ids=everyone)
 
         assert all(r["updated_at"] >= "2026" for r in tenant.records(kind) if r["id"] in everyone)
+
+
+def test_static_sorted_views_answer_exactly_like_the_general_query() -> None:
+    tenant = Tenant(size=TenantSize(days=2, agents=6, calls=300, chats=20, emails=10))
+    general = SandboxServer(tenant, SandboxOptions(api_token="t"))
+    static = SandboxServer(tenant, SandboxOptions(api_token="t", static=True))
+    try:
+        for bounds in (("2026-01-01T00:00:00.000Z", None), (None, "2099-01-01T00:00:00.000Z")):
+            middle = sorted(r["updated_at"] for r in tenant.records("calls"))[150]
+            for low, high in ((bounds[0] or middle, bounds[1] or middle), (middle, middle)):
+                params = [("sort_column", "updated_at"), ("sort_direction", "ASC"), ("per", "50"),
+                          ("updated_at[from]", low), ("updated_at[to]", high), ("page", "2")]
+                assert static._list("calls", params).body == general._list("calls", params).body
+    finally:
+        general._httpd.server_close()
+        static._httpd.server_close()

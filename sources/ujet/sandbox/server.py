@@ -25,7 +25,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Optional
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from sources.ujet.sandbox.query import Bounds, QueryError, paginate, select
+from sources.ujet.sandbox.query import Bounds, QueryError, SortedViews, paginate, select
 from sources.ujet.sandbox.tenant import CONTACT_KINDS, Tenant
 
 logger = logging.getLogger(__name__)
@@ -66,6 +66,8 @@ class SandboxOptions:
     seed: int = 1
     latency: float = 0.0
     """Seconds every response is delayed by, to imitate a network."""
+    static: bool = False
+    """The tenant will not change while served: answer from sorted copies (big tenants)."""
     latin1_endpoints: tuple[str, ...] = ()
     """Endpoints whose bodies are encoded in Latin-1 instead of UTF-8 (bytes a client
     cannot decode as UTF-8 wherever a record has non-ASCII text)."""
@@ -121,6 +123,7 @@ class SandboxServer:
         self._log_lock = threading.Lock()
         self._rng = random.Random(self.options.seed)
         self._served = 0
+        self._views = SortedViews()
         self._bucket = (_TokenBucket(self.options.requests_per_second, self.options.burst)
                         if self.options.requests_per_second else None)
         self._httpd = ThreadingHTTPServer((host, port), _handler_for(self))
@@ -244,7 +247,11 @@ class SandboxServer:
         options = self.options
         with self.tenant.lock:
             shuffle = random.Random(self._rng.random()) if options.shuffle_ties else None
-            selected = select(endpoint, self.tenant.records(endpoint), params,
+            records = self.tenant.records(endpoint)
+            if options.static:
+                narrowed = self._views.candidates(endpoint, records, params)
+                records = records if narrowed is None else narrowed
+            selected = select(endpoint, records, params,
                               Bounds(options.from_inclusive, options.to_inclusive),
                               sortable=endpoint != "agents", shuffle_ties=shuffle)
             page = paginate(selected, params, default_per=options.default_per,
