@@ -119,17 +119,59 @@ def test_any_contact_can_change_later_even_the_vendors_odd_samples(seed: int) ->
         assert all(r["updated_at"] >= "2026" for r in tenant.records(kind) if r["id"] in everyone)
 
 
-def test_static_sorted_views_answer_exactly_like_the_general_query() -> None:
+@pytest.mark.parametrize("from_inclusive", [True, False])
+def test_static_sorted_views_answer_exactly_like_the_general_query(from_inclusive: bool) -> None:
     tenant = Tenant(size=TenantSize(days=2, agents=6, calls=300, chats=20, emails=10))
-    general = SandboxServer(tenant, SandboxOptions(api_token="t"))
-    static = SandboxServer(tenant, SandboxOptions(api_token="t", static=True))
+    general = SandboxServer(tenant, SandboxOptions(api_token="t", from_inclusive=from_inclusive))
+    static = SandboxServer(tenant, SandboxOptions(api_token="t", from_inclusive=from_inclusive,
+                                                   static=True))
+    requests: list[tuple[str, list[tuple[str, str]]]] = []
+    for endpoint, column in (("calls", "updated_at"), ("agent_activity_logs", "started_at")):
+        times = sorted(r[column] for r in tenant.records(endpoint) if r.get(column))
+        middle, late = times[len(times) // 2], times[-3]
+        for low, high in ((middle, None), (None, middle), (middle, late), (middle, middle)):
+            for direction, page in (("ASC", "1"), ("ASC", "2"), ("DESC", "1")):
+                params = [("sort_column", column), ("sort_direction", direction), ("per", "50"),
+                          ("page", page)]
+                params += [(f"{column}[from]", low)] if low else []
+                params += [(f"{column}[to]", high)] if high else []
+                requests.append((endpoint, params))
+        # a bound on another column, as the activity pass on `ended_at` sends
+        requests.append((endpoint, [("sort_column", column), ("per", "50"), (f"{column}[from]", middle),
+                                    ("started_at[to]", late)]))
+    for page in ("1", "3", "7"):   # plain page-number paging, as a generic client sends
+        requests.append(("calls", [("per", "50"), ("page", page)]))
     try:
-        for bounds in (("2026-01-01T00:00:00.000Z", None), (None, "2099-01-01T00:00:00.000Z")):
-            middle = sorted(r["updated_at"] for r in tenant.records("calls"))[150]
-            for low, high in ((bounds[0] or middle, bounds[1] or middle), (middle, middle)):
-                params = [("sort_column", "updated_at"), ("sort_direction", "ASC"), ("per", "50"),
-                          ("updated_at[from]", low), ("updated_at[to]", high), ("page", "2")]
-                assert static._list("calls", params).body == general._list("calls", params).body
+        for endpoint, params in requests:
+            expected = general._list(endpoint, params)
+            assert expected.body != "[]" or "[to]" in str(params)
+            answer = static._list(endpoint, params)
+            links = (answer.headers.pop("Link").replace(static.base_url, ""),
+                     expected.headers.pop("Link").replace(general.base_url, ""))
+            assert (answer.body, answer.headers) == (expected.body, expected.headers), params
+            assert links[0] == links[1]
+        # the generator writes every time alike, so ranges were answered without re-sorting
+        assert static._views._views[("calls", "updated_at")].same_order_as_select
     finally:
         general._httpd.server_close()
         static._httpd.server_close()
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_someone_is_logged_in_at_every_time_of_day(seed: int) -> None:
+    """Snapshot tests run at any hour: the tenant must have agents on shift at 03:00 UTC too."""
+    import random
+    from datetime import datetime, timedelta, timezone
+
+    from sources.ujet.sandbox.generate import Ids, activity_history, build_reference
+
+    midnight = datetime(2026, 3, 10, tzinfo=timezone.utc)
+    for minutes in range(0, 24 * 60, 20):
+        now = midnight + timedelta(minutes=minutes)
+        rng = random.Random(seed)
+        reference = build_reference(rng, 6, now)
+        logs = activity_history(reference, Ids(), rng, now - timedelta(days=2), now)
+
+        open_rows = [r for r in logs if r["ended_at"] is None and r["activity"] == "user_status_changed"]
+        assert open_rows, f"nobody on shift at {now:%H:%M}"
+        assert {r["agent_id"] for r in open_rows} == {a["id"] for a in reference.agents if a["online"]}

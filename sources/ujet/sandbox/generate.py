@@ -698,9 +698,18 @@ def parse_ts(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
+SHIFT_HOURS = (6, 14, 22)
+"""Hours (UTC) at which the early, late and night shifts begin."""
+
+
 def activity_history(reference: Reference, ids: Ids, rng: random.Random,
                      start: datetime, now: datetime) -> list[Record]:
     """Shifts of status changes per agent, from `start` to `now`.
+
+    The contact center is open around the clock in three shifts (early, late, night), each
+    agent on one of them. A shift starts up to an hour before its hour and lasts 9 to 10
+    hours, so consecutive shifts overlap, and the first agent of each shift works every day:
+    whatever the time of day, someone is logged in (a test run at 03:00 UTC sees agents).
 
     Each shift is a login, a chain of `user_status_changed` rows (each closed when the next
     one starts) and a logout. Agents on shift at `now` have an open row: `ended_at` null,
@@ -708,12 +717,14 @@ def activity_history(reference: Reference, ids: Ids, rng: random.Random,
     """
     logs: list[Record] = []
     working = ["Available", "Available", "Available", "Break", "Meal", "Special Task", "Unavailable"]
-    for agent in reference.agents:
-        day = start.replace(hour=0, minute=0, second=0, microsecond=0)
+    for index, agent in enumerate(reference.agents):
+        shift_hour = SHIFT_HOURS[index % len(SHIFT_HOURS)]
+        lead = index < len(SHIFT_HOURS)
+        day = start.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=1)
         while day <= now:
-            if rng.random() < 0.72:
-                shift_start = day + timedelta(hours=rng.randint(6, 14), minutes=rng.randint(0, 59))
-                shift_end = shift_start + timedelta(hours=rng.randint(6, 9))
+            if rng.random() < 0.72 or lead:
+                shift_start = day + timedelta(hours=shift_hour, minutes=-rng.randint(0, 60))
+                shift_end = shift_start + timedelta(minutes=rng.randint(9 * 60, 10 * 60))
                 if shift_start < now and shift_end > start:
                     logs += _shift(reference, ids, rng, agent, max(shift_start, start),
                                    shift_end, now, working)
