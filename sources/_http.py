@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 import httpx
+import orjson
 
 logger = logging.getLogger(__name__)
 
@@ -65,19 +66,26 @@ class RetryPolicy:
 class RateBudget:
     """Spaces request starts at least `1 / requests_per_second` apart, across threads.
 
-    A 429 from the server pauses every user of the budget, not only the request that got it,
-    because the vendor counts requests per customer, not per connection. It also widens the
-    spacing by a quarter: arriving a hair early (network jitter, another client on the same
-    credential) costs a whole `Retry-After`, so the budget backs off and creeps back up to the
-    configured rate after a run of requests that were not refused (never slower than a quarter
-    of the configured rate).
+    Callers pass one at a time through a turnstile, and the spacing counts from when the
+    previous request really left, not from when it was scheduled: a thread that wakes late
+    (the interpreter was busy normalizing) pushes the next one back instead of letting two
+    requests arrive closer than the vendor allows.
+
+    A 429 pauses every user of the budget for its `Retry-After`, not only the request that
+    got it, because the vendor counts requests per customer, not per connection. Each 429
+    also adds a safety margin to the spacing (arriving a hair early costs a whole
+    `Retry-After`, ten requests' worth at 10 requests/s), and long runs of accepted requests
+    take the margin away again, so the budget settles just above the jitter it meets.
     """
 
-    SLOWER_AFTER_429 = 1.25
-    WIDEST_AFTER_429 = 4.0
-    """However many 429s, requests are never spaced more than four times the configured
-    spacing: `Retry-After` says how long to wait; this only absorbs jitter."""
-    FASTER_AFTER_SUCCESSES = 50
+    MARGIN_AFTER_429 = 0.05
+    """Spacing added per 429, as a share of the configured spacing."""
+    WIDEST_AFTER_429 = 2.0
+    """However many 429s, requests are never spaced more than twice the configured
+    spacing: `Retry-After` says how long to wait; the margin only absorbs jitter."""
+    FASTER_AFTER_SUCCESSES = 100
+    MARGIN_RELEASED = 0.01
+    """Spacing taken away after each `FASTER_AFTER_SUCCESSES` accepted requests."""
     FLOOR_INTERVAL = 0.05
     """Spacing to fall back to when no rate was configured and the server still says 429."""
 
@@ -93,29 +101,37 @@ class RateBudget:
         self.interval = self.configured_interval
         self._clock = clock
         self._sleep = sleep
+        self._gate = threading.Lock()
         self._lock = threading.Lock()
-        self._next_start = 0.0
+        self._last_start = float("-inf")
         self._paused_until = 0.0
         self._accepted = 0
 
     def acquire(self) -> float:
         """Blocks until the caller may start a request; returns the seconds waited."""
-        with self._lock:
-            now = self._clock()
-            start = max(now, self._next_start, self._paused_until)
-            self._next_start = start + self.interval
-        wait = start - now
-        if wait > 0:
-            self._sleep(wait)
-        return wait
+        waited = 0.0
+        with self._gate:
+            while True:
+                with self._lock:
+                    start = max(self._last_start + self.interval, self._paused_until)
+                now = self._clock()
+                if now >= start:
+                    break
+                # a 429 during this sleep moves `_paused_until`: the loop looks again
+                self._sleep(start - now)
+                waited += start - now
+            with self._lock:
+                self._last_start = self._clock()
+        return waited
 
     def pause_for(self, seconds: float) -> None:
         """Holds back every request for `seconds` from now (a server's `Retry-After`) and
-        spaces the following ones further apart."""
+        spaces the following ones a little further apart."""
         with self._lock:
             self._paused_until = max(self._paused_until, self._clock() + seconds)
-            widest = max(self.configured_interval, self.FLOOR_INTERVAL) * self.WIDEST_AFTER_429
-            self.interval = min(max(self.interval, self.FLOOR_INTERVAL) * self.SLOWER_AFTER_429, widest)
+            base = max(self.configured_interval, self.FLOOR_INTERVAL)
+            self.interval = min(max(self.interval, self.FLOOR_INTERVAL) + base * self.MARGIN_AFTER_429,
+                                base * self.WIDEST_AFTER_429)
             self._accepted = 0
 
     def accepted(self) -> None:
@@ -123,7 +139,8 @@ class RateBudget:
         with self._lock:
             self._accepted += 1
             if self._accepted >= self.FASTER_AFTER_SUCCESSES and self.interval > self.configured_interval:
-                self.interval = max(self.configured_interval, self.interval / 1.05)
+                self.interval = max(self.configured_interval,
+                                    self.interval - self.configured_interval * self.MARGIN_RELEASED)
                 self._accepted = 0
 
 
@@ -375,6 +392,12 @@ def _parse_json(content: bytes) -> tuple[Any, Optional[bytes]]:
     of the bad bytes, and the caller gets the raw body to keep. Retrying would only get the
     same bytes again.
     """
+    try:
+        # orjson parses pages several times faster; what it refuses (invalid UTF-8, NaN,
+        # integers beyond 64 bits, lone surrogates) is left to the standard parser below
+        return orjson.loads(content), None
+    except orjson.JSONDecodeError:
+        pass
     try:
         return json.loads(content), None
     except UnicodeDecodeError:

@@ -22,7 +22,7 @@ from dlt.sources import DltResource
 from sources._http import RetryPolicy
 from sources.ujet.helpers.client import UjetApi, resolve_base_url, validate_subdomain
 from sources.ujet.helpers.errors import ConfigurationError, UjetError
-from sources.ujet.helpers.feeds import FetchSession, StateUpdate
+from sources.ujet.helpers.feeds import Slice, FetchSession, StateUpdate
 from sources.ujet.helpers.pages import Record
 from sources.ujet.helpers.privacy import PiiPolicy
 from sources.ujet.helpers.progress import Progress
@@ -284,7 +284,9 @@ def _catalog_rows(api: UjetApi, endpoint: Endpoint, policy: PiiPolicy) -> Iterat
 
 def tree(api: UjetApi, endpoint: Endpoint, policy: PiiPolicy, session: FetchSession) -> Iterator[Any]:
     """A hierarchy (`menus/tree`, `teams/tree`) as one row per node with depth and path."""
-    yield from _from_feed(session, endpoint.name, lambda: _tree_rows(api, endpoint, policy))
+    # taken whole in one slice: a slice in which a replaced table got no rows would empty it
+    yield from _from_feed(session, endpoint.name, lambda: _tree_rows(api, endpoint, policy),
+                          whole=True)
 
 
 def _tree_rows(api: UjetApi, endpoint: Endpoint, policy: PiiPolicy) -> Iterator[Any]:
@@ -314,9 +316,11 @@ def _snapshot_rows(api: UjetApi, endpoint: Endpoint, run_started: pendulum.DateT
         yield from _quarantine(api, endpoint, held, policy)
 
 
-def _from_feed(session: FetchSession, name: str, producer: Callable[[], Iterator[Any]]) -> Iterator[Any]:
-    """What the resource's feed fetched so far, applying the state updates it carries."""
-    for item in session.feed(name, producer).take(session.deadline):
+def _from_feed(session: FetchSession, name: str, producer: Callable[[], Iterator[Any]],
+               whole: bool = False) -> Iterator[Any]:
+    """What the resource's feed fetched so far (`whole`: all of it, however long the slice
+    waits), applying the state updates it carries."""
+    for item in session.feed(name, producer).take(Slice() if whole else session.slice):
         if isinstance(item, StateUpdate):
             dlt.current.resource_state()[item.key] = item.value
         else:

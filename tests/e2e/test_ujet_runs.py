@@ -12,6 +12,7 @@ import pytest
 
 from pipelines.warehouse import loader_file_format
 from sources.ujet import ujet_source
+from sources.ujet.helpers.errors import ConfigurationError
 from sources.ujet.helpers.rows import flatten_tree
 from sources.ujet.sandbox.generate import ts
 from tests.e2e.conftest import Harness
@@ -199,6 +200,31 @@ def test_a_long_backfill_loads_in_slices_while_fetching_goes_on(harness, monkeyp
         loads = warehouse.execute("select count(*) from ujet._dlt_loads").fetchone()[0]
         assert_exact(warehouse, h.tenant, as_of=h.frozen_bound())
     assert loads == summary.slices
+
+
+def test_slices_bounded_by_rows_lose_nothing_and_replace_trees_whole(harness, monkeypatch) -> None:
+    monkeypatch.setenv("SOURCES__UJET__LOAD_EVERY_ROWS", "40")
+    h: Harness = harness(page_size=10)
+
+    summary = h.run()
+
+    assert summary.slices >= 5, "a 40-row bound should have cut the backfill into many slices"
+    with h.warehouse() as warehouse:
+        assert_exact(warehouse, h.tenant, as_of=h.frozen_bound())
+        first_load = warehouse.execute("select min(load_id) from ujet._dlt_loads").fetchone()[0]
+        for tree in ("menus_tree", "teams_tree"):
+            loads = warehouse.execute(f"select distinct _dlt_load_id from ujet.{tree}").fetchall()
+            # a slice in which a replaced table got no rows would have emptied it
+            assert loads == [(first_load,)], tree
+
+
+def test_bad_slice_bounds_are_refused_before_anything_is_fetched(harness, monkeypatch) -> None:
+    monkeypatch.setenv("SOURCES__UJET__LOAD_EVERY_ROWS", "0")
+    h: Harness = harness()
+
+    with pytest.raises(ConfigurationError, match="load_every_rows must be a positive number"):
+        h.run()
+    assert h.sandbox.requests == []
 
 
 def test_an_outage_half_way_through_a_backfill_keeps_the_slices_already_loaded(harness, monkeypatch) -> None:

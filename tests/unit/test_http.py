@@ -184,11 +184,11 @@ def test_after_a_429_the_budget_spaces_requests_further_then_recovers() -> None:
     for _ in range(RateBudget.FASTER_AFTER_SUCCESSES * 10):
         budget.accepted()
 
-    assert slower == pytest.approx(0.25 * RateBudget.SLOWER_AFTER_429)
+    assert slower == pytest.approx(0.25 * (1 + RateBudget.MARGIN_AFTER_429))
     assert budget.interval == pytest.approx(0.25)
 
 
-def test_a_429_storm_slows_the_budget_to_a_quarter_of_its_rate_at_most() -> None:
+def test_a_429_storm_slows_the_budget_to_half_its_rate_at_most() -> None:
     clock = FakeClock()
     budget = RateBudget(2.0, clock=clock, sleep=clock.sleep)
 
@@ -196,3 +196,40 @@ def test_a_429_storm_slows_the_budget_to_a_quarter_of_its_rate_at_most() -> None
         budget.pause_for(0)
 
     assert budget.interval == pytest.approx(0.5 * RateBudget.WIDEST_AFTER_429)
+
+
+def test_a_request_that_leaves_late_pushes_the_next_one_back() -> None:
+    """Spacing counts from the real start: a caller that woke 30 ms late (the interpreter
+    was busy) must not let the next request arrive only 70 ms after it."""
+    clock = FakeClock()
+    late_by = [0.03]
+
+    def oversleeping(seconds: float) -> None:
+        clock.sleep(seconds + (late_by.pop() if late_by else 0.0))
+
+    budget = RateBudget(10.0, clock=clock, sleep=oversleeping)
+    starts = []
+    for _ in range(3):
+        budget.acquire()
+        starts.append(clock.now)
+
+    gaps = [round(b - a, 6) for a, b in zip(starts, starts[1:])]
+    assert gaps == [0.13, 0.1]
+
+
+def test_a_429_during_a_wait_holds_back_the_caller_already_waiting() -> None:
+    clock = FakeClock()
+    budget = RateBudget(10.0, clock=clock, sleep=clock.sleep)
+    budget.acquire()
+    pauses = [2.0]
+
+    def sleep_while_someone_gets_429(seconds: float) -> None:
+        if pauses:
+            budget.pause_for(pauses.pop())
+        clock.sleep(seconds)
+
+    budget._sleep = sleep_while_someone_gets_429
+    started = clock.now
+    budget.acquire()
+
+    assert clock.now - started == pytest.approx(2.0)

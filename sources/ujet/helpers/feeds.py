@@ -2,8 +2,10 @@
 
 The API's rate limit is the floor under a backfill; everything local must hide under it.
 So a run fetches in background threads (feeds) and loads in slices: every `load_every`
-seconds the dlt resources stop taking from their feeds, dlt normalizes and loads what they
-took, and meanwhile the feeds keep fetching into bounded buffers. The next slice picks up
+seconds, or sooner once they took `slice_rows` rows, the dlt resources stop taking from
+their feeds, dlt normalizes and loads what they took, and meanwhile the feeds keep fetching
+into bounded buffers. The row bound keeps the last slice, the only one whose work cannot
+hide under fetching, small at high request rates. The next slice picks up
 where the last stopped. Each slice is an ordinary dlt run, so its cursors are committed with
 its data: a long backfill that dies keeps every slice it loaded.
 
@@ -43,6 +45,32 @@ def _size(item: Any) -> int:
     return len(item) if isinstance(item, list) else 1
 
 
+class Slice:
+    """When the current slice stops taking from the feeds: after `seconds`, or once `rows`
+    rows were taken by all its resources together. Either may be None (no bound)."""
+
+    def __init__(self, seconds: Optional[float] = None, rows: Optional[int] = None) -> None:
+        self._deadline = time.monotonic() + seconds if seconds else None
+        self._rows_left = rows
+        self._lock = threading.Lock()
+
+    def remaining(self) -> Optional[float]:
+        """Seconds left in the slice (0 when it is over), None if it has no bound."""
+        with self._lock:
+            if self._rows_left is not None and self._rows_left <= 0:
+                return 0.0
+        return None if self._deadline is None else max(0.0, self._deadline - time.monotonic())
+
+    def took(self, rows: int) -> None:
+        with self._lock:
+            if self._rows_left is not None:
+                self._rows_left -= rows
+
+    @property
+    def over(self) -> bool:
+        return self.remaining() == 0.0
+
+
 class Feed:
     """One producer in a thread, its output in a bounded buffer."""
 
@@ -76,18 +104,19 @@ class Feed:
                 self._done = True
                 self._changed.notify_all()
 
-    def take(self, deadline: Optional[float]) -> Iterator[Any]:
-        """Yields items as they come, until the producer is done or `deadline` passes.
+    def take(self, until: Slice) -> Iterator[Any]:
+        """Yields items as they come, until the producer is done or the slice is over.
 
         Raises the producer's error, if it failed, once everything before it was taken.
         """
-        while True:
+        while not until.over:
             with self._changed:
                 while not self._items and not self._done:
-                    remaining = None if deadline is None else deadline - time.monotonic()
-                    if remaining is not None and remaining <= 0:
+                    remaining = until.remaining()
+                    if remaining == 0.0:
                         return
-                    self._changed.wait(timeout=min(remaining, 1.0) if remaining else 1.0)
+                    # another feed may end the slice by rows: look again soon
+                    self._changed.wait(timeout=min(remaining or 0.25, 0.25))
                 if self._items:
                     item = self._items.popleft()
                     self._buffered -= _size(item)
@@ -98,8 +127,7 @@ class Feed:
                 else:
                     return
             yield item
-            if deadline is not None and time.monotonic() >= deadline:
-                return
+            until.took(_size(item))
 
     @property
     def exhausted(self) -> bool:
@@ -110,9 +138,10 @@ class Feed:
 class FetchSession:
     """The feeds of one `ccelt run`, shared by the dlt runs (slices) that load them."""
 
-    def __init__(self, load_every: Optional[float] = None) -> None:
+    def __init__(self, load_every: Optional[float] = None, slice_rows: Optional[int] = None) -> None:
         self.load_every = load_every
-        self.deadline: Optional[float] = None
+        self.slice_rows = slice_rows
+        self.slice = Slice()
         now = pendulum.now("UTC")
         self.run_started = now.replace(microsecond=now.microsecond // 1000 * 1000)
         """The run's frozen upper bound of every incremental read, and its snapshot time."""
@@ -121,7 +150,7 @@ class FetchSession:
         self._stopped = threading.Event()
 
     def start_slice(self) -> None:
-        self.deadline = time.monotonic() + self.load_every if self.load_every else None
+        self.slice = Slice(self.load_every, self.slice_rows)
 
     def feed(self, name: str, producer: Callable[[], Iterator[Any]]) -> Feed:
         """The resource's feed, started with `producer()` the first time it is asked for."""

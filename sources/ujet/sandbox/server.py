@@ -247,13 +247,14 @@ class SandboxServer:
         options = self.options
         with self.tenant.lock:
             shuffle = random.Random(self._rng.random()) if options.shuffle_ties else None
-            records = self.tenant.records(endpoint)
+            records, bounds = self.tenant.records(endpoint), Bounds(options.from_inclusive,
+                                                                    options.to_inclusive)
             if options.static:
-                narrowed = self._views.candidates(endpoint, records, params)
-                records = records if narrowed is None else narrowed
-            selected = select(endpoint, records, params,
-                              Bounds(options.from_inclusive, options.to_inclusive),
-                              sortable=endpoint != "agents", shuffle_ties=shuffle)
+                selected = self._views.select(endpoint, records, params, bounds,
+                                              sortable=endpoint != "agents")
+            else:
+                selected = select(endpoint, records, params, bounds,
+                                  sortable=endpoint != "agents", shuffle_ties=shuffle)
             page = paginate(selected, params, default_per=options.default_per,
                             max_per=options.max_per)
             body = json.dumps(page.records, ensure_ascii=False)
@@ -310,6 +311,9 @@ def _handler_for(sandbox: SandboxServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "ujet-sandbox"
+        # headers and body go out in two writes; with Nagle on, the body waits for the
+        # client's delayed ACK (40 ms a response on Linux), a stall no real API has
+        disable_nagle_algorithm = True
 
         def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
             url = urlsplit(self.path)
