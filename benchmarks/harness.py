@@ -1,104 +1,155 @@
 """Processes the benchmarks measure: a sandbox tenant, `ccelt`, and dlt's rest_api baseline.
 
-Each runs in its own process so wall time and peak memory belong to it alone.
+Each runs in its own process, so its wall time and memory belong to it alone. Memory is
+sampled from /proc every 0.1 s as the proportional set size (PSS) of the process and every
+process it starts, so pages that forked normalize workers share with their parent count
+once; the peak resident set of the main process (from wait4) is kept beside it.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import platform
 import re
 import secrets
 import socket
 import subprocess
 import sys
+import tempfile
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import IO, Any, Optional
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
+PAGE_SIZE = 100
+"""`per` ccelt asks for and the sandbox's cap: the page size of every floor."""
 
 
 @dataclass(frozen=True)
 class TenantShape:
+    """A sandbox tenant: `calls` over `days`, with a fifth as many chats and a tenth as many
+    emails, as the demo tenant has."""
+
     calls: int
     days: float = 30
     agents: int = 50
 
+    @property
+    def chats(self) -> int:
+        return max(1, self.calls // 5)
+
+    @property
+    def emails(self) -> int:
+        return max(1, self.calls // 10)
+
     def arguments(self) -> list[str]:
-        return ["--calls", str(self.calls), "--chats", str(max(1, self.calls // 5)),
-                "--emails", str(max(1, self.calls // 10)), "--agents", str(self.agents),
-                "--days", str(self.days)]
+        return ["--calls", str(self.calls), "--chats", str(self.chats), "--emails",
+                str(self.emails), "--agents", str(self.agents), "--days", str(self.days)]
+
+    def describe(self) -> str:
+        return (f"{self.calls:,} calls, {self.chats:,} chats, {self.emails:,} emails over"
+                f" {self.days:g} days, {self.agents} agents")
 
 
 @dataclass
-class Result:
-    """One finished process: how long it took, its peak memory, what it printed."""
+class Finished:
+    """One finished process: how long it took, its memory, what it printed."""
 
+    command: list[str]
     seconds: float
-    peak_mb: float
+    peak_pss_mb: float
+    """Largest sum of PSS over the process and its children, sampled every 0.1 s."""
+    peak_rss_mb: float
+    """Peak resident set of the main process alone (wait4)."""
+    cpu_seconds: float
+    """User and system CPU time of the process and the children it waited for."""
     returncode: int
     stdout: str
     stderr: str
+    report: Optional[dict[str, Any]] = None
+    """The JSON `--report` the command wrote, if it was asked to."""
 
-    def check(self, what: str) -> Result:
+    def check(self, what: str) -> Finished:
         if self.returncode != 0:
-            raise RuntimeError(f"{what} failed ({self.returncode}):\n{self.stderr[-3000:]}")
+            raise RuntimeError(f"{what} failed with exit code {self.returncode}:\n"
+                               f"{self.stderr[-4000:]}")
         return self
 
-    @property
-    def requests(self) -> int:
-        match = re.search(r"requests: ([\d,]+)", self.stdout)
-        return int(match.group(1).replace(",", "")) if match else 0
 
-    def rows(self, table: str) -> int:
-        match = re.search(rf"^  {re.escape(table)} +([\d,]+)$", self.stdout, re.MULTILINE)
-        return int(match.group(1).replace(",", "")) if match else 0
-
-    def resource_requests(self, resource: str) -> Optional[int]:
-        match = re.search(rf"{re.escape(resource)}: [\d,]+ records in (\d+) requests", self.stderr)
-        return int(match.group(1)) if match else None
+def _children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as listing:
+            return [int(child) for child in listing.read().split()]
+    except OSError:
+        return []
 
 
-def run(command: list[str], env: dict[str, str], cwd: Path, timeout: float = 7200) -> Result:
-    """Runs `command`, measuring wall time and the peak resident memory of that process."""
+def _pss_kb(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as rollup:
+            for line in rollup:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def tree_pss_mb(pid: int) -> float:
+    """PSS of a process and all its descendants, in MB."""
+    total, pending = 0, [pid]
+    while pending:
+        current = pending.pop()
+        total += _pss_kb(current)
+        pending += _children(current)
+    return total / 1024
+
+
+def run_measured(command: list[str], env: dict[str, str], cwd: Path,
+                 report: Optional[Path] = None, timeout: float = 4 * 3600) -> Finished:
+    """Runs `command` to its end, measuring wall time and memory; reads `report` after."""
     started = time.monotonic()
     process = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
-    stdout, stderr = process.communicate(timeout=timeout)
-    seconds = time.monotonic() - started
-    # the child has been reaped by communicate(); its resource usage is in RUSAGE_CHILDREN,
-    # which is a maximum over all children so far: the benchmarks run one child at a time
-    import resource
-    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return Result(seconds, peak_kb / 1024, process.returncode, stdout, stderr)
+    out: list[str] = []
+    err: list[str] = []
+    peak = [0.0]
+    done = threading.Event()
 
-
-def run_measured(command: list[str], env: dict[str, str], cwd: Path, timeout: float = 7200) -> Result:
-    """Like `run`, but the peak memory is this process's own, read with wait4."""
-    started = time.monotonic()
-    process = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
-    out_chunks: list[str] = []
-    err_chunks: list[str] = []
-    import threading
-
-    def drain(stream: object, sink: list[str]) -> None:
-        for line in stream:  # type: ignore[attr-defined]
+    def drain(stream: IO[str], sink: list[str]) -> None:
+        for line in stream:
             sink.append(line)
 
-    readers = [threading.Thread(target=drain, args=(process.stdout, out_chunks)),
-               threading.Thread(target=drain, args=(process.stderr, err_chunks))]
-    for reader in readers:
-        reader.start()
-    _, status, usage = os.wait4(process.pid, 0)
+    def sample() -> None:
+        while not done.wait(0.1):
+            peak[0] = max(peak[0], tree_pss_mb(process.pid))
+
+    threads = [threading.Thread(target=drain, args=(process.stdout, out), daemon=True),
+               threading.Thread(target=drain, args=(process.stderr, err), daemon=True),
+               threading.Thread(target=sample, daemon=True)]
+    for thread in threads:
+        thread.start()
+    deadline = threading.Timer(timeout, process.kill)
+    deadline.start()
+    try:
+        _, status, usage = os.wait4(process.pid, 0)
+    finally:
+        deadline.cancel()
     seconds = time.monotonic() - started
-    for reader in readers:
-        reader.join(timeout=timeout)
+    done.set()
+    for thread in threads:
+        thread.join(timeout=30)
     process.returncode = os.waitstatus_to_exitcode(status)
-    return Result(seconds, usage.ru_maxrss / 1024, process.returncode, "".join(out_chunks),
-                  "".join(err_chunks))
+    written = json.loads(report.read_text()) if report and report.exists() else None
+    return Finished(command, seconds, peak[0], usage.ru_maxrss / 1024,
+                    usage.ru_utime + usage.ru_stime, process.returncode, "".join(out),
+                    "".join(err), written)
 
 
 def free_port() -> int:
@@ -109,13 +160,16 @@ def free_port() -> int:
 
 @dataclass
 class Sandbox:
-    """`ccelt sandbox ujet` in its own process."""
+    """`ccelt sandbox ujet --frozen` in its own process: the API the benchmarks read."""
 
     shape: TenantShape
     requests_per_second: float = 0
+    """The tenant's rate limit (a token bucket without burst, the strictest reading of the
+    documents); 0 for none."""
     token: str = field(default_factory=lambda: secrets.token_hex(12))
     port: int = field(default_factory=free_port)
     process: Optional[subprocess.Popen[str]] = None
+    generated_in: float = 0.0
 
     @property
     def base_url(self) -> str:
@@ -123,8 +177,9 @@ class Sandbox:
 
     def __enter__(self) -> Sandbox:
         command = [PYTHON, "-m", "pipelines.cli", "--log-level", "WARNING", "sandbox", "ujet",
-                   "--port", str(self.port), "--token", self.token, "--static",
+                   "--port", str(self.port), "--token", self.token, "--frozen",
                    "--requests-per-second", str(self.requests_per_second), *self.shape.arguments()]
+        started = time.monotonic()
         self.process = subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=subprocess.PIPE,
                                         stderr=subprocess.DEVNULL, text=True,
                                         env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)})
@@ -132,29 +187,68 @@ class Sandbox:
         line = self.process.stdout.readline()   # printed once the tenant is generated
         if "UJET sandbox tenant on" not in line:
             raise RuntimeError(f"the sandbox did not start: {line!r}")
+        self.generated_in = time.monotonic() - started
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         if self.process:
             self.process.terminate()
-            self.process.wait(timeout=30)
+            self.process.wait(timeout=60)
 
 
-def ccelt_env(sandbox: Sandbox, workdir: Path, requests_per_second: float, **extra: str) -> dict[str, str]:
+@contextmanager
+def workdir(prefix: str) -> Iterator[Path]:
+    """A scratch folder for one pipeline's warehouse and dlt state, removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix=f"ccelt-bench-{prefix}-") as folder:
+        yield Path(folder)
+
+
+def ccelt_env(sandbox: Sandbox, folder: Path, requests_per_second: float,
+              **extra: str) -> dict[str, str]:
+    """The environment of a `ccelt` process reading `sandbox` into DuckDB in `folder`."""
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("SOURCES__", "DESTINATION__", "TRANSFORMS__"))}
+           if not k.startswith(("SOURCES__", "DESTINATION__", "TRANSFORMS__", "NORMALIZE__",
+                                "EXTRACT__", "LOAD__", "DATA_WRITER__"))}
     env.update({
         "PYTHONPATH": str(PROJECT_ROOT),
-        "DLT_DATA_DIR": str(workdir / "dlt"),
+        "DLT_DATA_DIR": str(folder / "dlt"),
         "SOURCES__UJET__SUBDOMAIN": "sandbox",
         "SOURCES__UJET__API_TOKEN": sandbox.token,
         "SOURCES__UJET__BASE_URL": sandbox.base_url,
         "SOURCES__UJET__REQUESTS_PER_SECOND": str(requests_per_second),
-        "DESTINATION__WAREHOUSE__CREDENTIALS": str(workdir / "warehouse.duckdb"),
+        "DESTINATION__WAREHOUSE__CREDENTIALS": str(folder / "warehouse.duckdb"),
     })
     env.update(extra)
     return env
 
 
-def ccelt(*args: str) -> list[str]:
-    return [PYTHON, "-m", "pipelines.cli", *args]
+def ccelt(folder: Path, *args: str) -> tuple[list[str], Path]:
+    """A `ccelt` command line writing its JSON report into `folder`, and that report's path."""
+    report = folder / f"report-{len(list(folder.glob('report-*')))}.json"
+    return [PYTHON, "-m", "pipelines.cli", "--log-level", "INFO", *args, "--report",
+            str(report)], report
+
+
+def machine() -> dict[str, str]:
+    """What the numbers were measured on."""
+    cpu = "unknown CPU"
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text()
+                   .splitlines() if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    memory = "?"
+    try:
+        kb = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text()).group(1))  # type: ignore[union-attr]
+        memory = f"{kb / 1024 / 1024:.0f} GiB"
+    except (OSError, AttributeError):
+        pass
+    from importlib.metadata import version
+    return {
+        "cpu": f"{cpu}, {os.cpu_count()} cores",
+        "memory": memory,
+        "system": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+        "libraries": ", ".join(f"{name} {version(name)}" for name in
+                               ("dlt", "duckdb", "httpx", "orjson")),
+    }

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
@@ -18,7 +19,7 @@ from typing import Any, Optional
 from urllib.parse import urlsplit
 
 from pipelines.lock import RunInProgress, run_lock
-from pipelines.summary import format_summary
+from pipelines.summary import format_summary, summary_record
 from pipelines.ujet import PackageRejected
 from pipelines.warehouse import WarehouseUnreachable, unreachable, warehouse_destination
 from sources._http import AuthenticationError, HttpError
@@ -78,6 +79,8 @@ def _parser() -> argparse.ArgumentParser:
                           help="load this engine instead of the configured warehouse, for one"
                                " run: duckdb, postgres, bigquery, motherduck; its credentials come"
                                " from DESTINATION__<TYPE>__CREDENTIALS")
+    run_ujet.add_argument("--report", metavar="FILE", default=None,
+                          help="also write the run's summary as JSON to FILE, for monitoring")
     run_ujet.set_defaults(handler=_run_ujet)
 
     transform = commands.add_parser(
@@ -89,6 +92,8 @@ def _parser() -> argparse.ArgumentParser:
                            help="rebuild every table from scratch")
     transform.add_argument("--destination", metavar="TYPE", default=None,
                            help="build in this engine instead of the configured warehouse")
+    transform.add_argument("--report", metavar="FILE", default=None,
+                           help="also write the build's summary as JSON to FILE")
     transform.set_defaults(handler=_transform)
 
     demo = commands.add_parser(
@@ -126,8 +131,9 @@ def _parser() -> argparse.ArgumentParser:
                               help="contacts changed after every page of calls, chats or emails")
     sandbox_ujet.add_argument("--fault-rate", type=float, default=0.0,
                               help="share of requests answered with 5xx, truncated or dropped responses")
-    sandbox_ujet.add_argument("--static", action="store_true",
-                              help="the tenant never changes: answer big tenants fast from sorted copies")
+    sandbox_ujet.add_argument("--frozen", action="store_true",
+                              help="a tenant that never changes, kept compact: millions of records"
+                                   " fit in memory and are served fast (benchmarks; no --churn)")
     sandbox_ujet.set_defaults(handler=_sandbox_ujet)
     return parser
 
@@ -150,8 +156,16 @@ def _run_ujet(args: argparse.Namespace, redactor: _Redactor) -> int:
     def run() -> None:
         settings = None if args.no_transform else load_settings()
         destination = warehouse_destination(args.destination)
-        print(format_summary(run_ujet(destination=destination, resources=args.resources,
-                                      transform=settings)))
+        try:
+            summary = run_ujet(destination=destination, resources=args.resources,
+                               transform=settings)
+        except DataTestFailed as failed:
+            # loaded and built: the report says so, and the exit code says the tests failed
+            if hasattr(failed, "summary"):
+                _write_report(args.report, summary_record(failed.summary))
+            raise
+        _write_report(args.report, summary_record(summary))
+        print(format_summary(summary))
 
     return _report_failures(redactor, "ccelt run ujet", run)
 
@@ -160,7 +174,7 @@ def _transform(args: argparse.Namespace, redactor: _Redactor) -> int:
     import dlt
     from dlt.common.pipeline import get_dlt_pipelines_dir
 
-    from pipelines.summary import format_build
+    from pipelines.summary import build_record, format_build
     from pipelines.ujet import DATASET_NAME, PIPELINE_NAME
     from transforms.runner import build
 
@@ -176,6 +190,7 @@ def _transform(args: argparse.Namespace, redactor: _Redactor) -> int:
                 result = build(pipeline, settings, full_refresh=args.full_refresh)
             except Exception as exc:
                 raise unreachable(exc, destination) or exc from exc
+        _write_report(args.report, build_record(result))
         print(format_build(result, settings))
 
     return _report_failures(redactor, "ccelt transform", run)
@@ -188,6 +203,7 @@ def _demo(args: argparse.Namespace, redactor: _Redactor) -> int:
 
 
 def _sandbox_ujet(args: argparse.Namespace, redactor: _Redactor) -> int:
+    from sources.ujet.sandbox.frozen import FrozenTenant
     from sources.ujet.sandbox.server import SandboxOptions, SandboxServer
     from sources.ujet.sandbox.tenant import Tenant, TenantSize
 
@@ -201,13 +217,18 @@ def _sandbox_ujet(args: argparse.Namespace, redactor: _Redactor) -> int:
         churn_per_request=args.churn,
         fault_rate=args.fault_rate,
         seed=args.seed,
-        static=args.static,
     )
     if args.token:
         options.api_token = args.token
     size = TenantSize(days=args.days, agents=args.agents, calls=args.calls, chats=args.chats,
                       emails=args.emails)
-    server = SandboxServer(Tenant(seed=args.seed, size=size), options, port=args.port)
+    if args.frozen and args.churn:
+        print("ccelt sandbox ujet: --frozen and --churn exclude each other: a frozen tenant's"
+              " records never change", file=sys.stderr)
+        return 2
+    tenant = (FrozenTenant.generate(seed=args.seed, size=size) if args.frozen
+              else Tenant(seed=args.seed, size=size))
+    server = SandboxServer(tenant, options, port=args.port)
     print(f"UJET sandbox tenant on {server.base_url}\n"
           f"  subdomain: {options.subdomain}\n  api token: {options.api_token}\n"
           "Point ccelt at it:\n"
@@ -221,6 +242,12 @@ def _sandbox_ujet(args: argparse.Namespace, redactor: _Redactor) -> int:
     finally:
         server.stop()
     return 0
+
+
+def _write_report(path: Optional[str], record: dict[str, Any]) -> None:
+    if path:
+        with open(path, "w", encoding="utf-8") as report:
+            json.dump(record, report, indent=2, default=str)
 
 
 def _report_failures(redactor: _Redactor, command: str, action: Callable[[], Any]) -> int:

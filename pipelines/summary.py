@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+from typing import Any
+
 from pipelines.ujet import RunSummary
 from transforms.runner import BuildResult
 from transforms.settings import TransformSettings
@@ -57,3 +60,15 @@ def format_build(result: BuildResult, settings: TransformSettings | None = None)
         lines.append(f"  {result.unknown_agents} agent id(s) appear in contacts or activity but not"
                      " in the agents endpoint (dim_agents.is_unknown)")
     return "\n".join(lines)
+
+
+def summary_record(summary: RunSummary) -> dict[str, Any]:
+    """The run's summary as plain data, for `--report` files that schedulers and
+    benchmarks read (the text above is for people)."""
+    record = dataclasses.asdict(summary)
+    record["transform"] = build_record(summary.transform) if summary.transform else None
+    return record
+
+
+def build_record(result: BuildResult) -> dict[str, Any]:
+    return dataclasses.asdict(result)

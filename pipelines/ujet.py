@@ -55,6 +55,12 @@ class RunSummary:
     requests: int = 0
     rate_limited: int = 0
     retries: int = 0
+    requests_by_endpoint: dict[str, int] = field(default_factory=dict)
+    """Requests per API path (429s and retries included)."""
+    first_request_after: Optional[float] = None
+    last_request_after: Optional[float] = None
+    """Seconds from the run's start to its first and its last request (the first is known
+    when the process made no request before the run, as with `ccelt run`)."""
     slices: int = 0
     """dlt runs this run loaded in, each committing its rows and cursors, while fetching went on."""
     transform: Optional[BuildResult] = None
@@ -160,8 +166,13 @@ def _run_locked(pipeline_name: str, dataset_name: str, destination: Destination,
     requests = PROCESS_STATS.since(requests_before)
     summary.requests, summary.rate_limited, summary.retries = (
         requests.requests, requests.rate_limited, requests.retries)
+    summary.requests_by_endpoint = dict(sorted(requests.by_endpoint.items()))
+    if requests.first_at is not None:
+        summary.first_request_after = requests.first_at - started
+    if requests.last_at is not None:
+        summary.last_request_after = requests.last_at - started
     logger.info("%s: requests by endpoint: %s", pipeline_name, ", ".join(
-        f"{path} {count}" for path, count in sorted(requests.by_endpoint.items())))
+        f"{path} {count}" for path, count in summary.requests_by_endpoint.items()))
     if transform is not None:
         try:
             summary.transform = _unless_unreachable(

@@ -64,12 +64,13 @@ class RetryPolicy:
 
 
 class RateBudget:
-    """Spaces request starts at least `1 / requests_per_second` apart, across threads.
+    """Spaces requests at least `1 / requests_per_second` apart, across threads.
 
-    Callers pass one at a time through a turnstile, and the spacing counts from when the
-    previous request really left, not from when it was scheduled: a thread that wakes late
-    (the interpreter was busy normalizing) pushes the next one back instead of letting two
-    requests arrive closer than the vendor allows.
+    Callers pass one at a time through a turnstile: `acquire()` waits for the caller's turn
+    and holds the turnstile until the caller says, with `sent()`, that its request has left.
+    The spacing counts from that moment, not from when the request was allowed: a request
+    that leaves late (the interpreter was busy normalizing) pushes the next one back instead
+    of letting two arrive closer together than the vendor allows.
 
     A 429 pauses every user of the budget for its `Retry-After`, not only the request that
     got it, because the vendor counts requests per customer, not per connection. Each 429
@@ -78,13 +79,13 @@ class RateBudget:
     take the margin away again, so the budget settles just above the jitter it meets.
     """
 
-    MARGIN_AFTER_429 = 0.05
+    MARGIN_AFTER_429 = 0.02
     """Spacing added per 429, as a share of the configured spacing."""
     WIDEST_AFTER_429 = 2.0
     """However many 429s, requests are never spaced more than twice the configured
     spacing: `Retry-After` says how long to wait; the margin only absorbs jitter."""
     FASTER_AFTER_SUCCESSES = 100
-    MARGIN_RELEASED = 0.01
+    MARGIN_RELEASED = 0.005
     """Spacing taken away after each `FASTER_AFTER_SUCCESSES` accepted requests."""
     FLOOR_INTERVAL = 0.05
     """Spacing to fall back to when no rate was configured and the server still says 429."""
@@ -102,15 +103,21 @@ class RateBudget:
         self._clock = clock
         self._sleep = sleep
         self._gate = threading.Lock()
+        self._holder: Optional[int] = None
         self._lock = threading.Lock()
         self._last_start = float("-inf")
         self._paused_until = 0.0
         self._accepted = 0
 
     def acquire(self) -> float:
-        """Blocks until the caller may start a request; returns the seconds waited."""
+        """Blocks until it is the caller's turn to send; returns the seconds waited.
+
+        The caller holds the turnstile until it calls `sent()`, which it must do when its
+        request leaves or fails to (`ApiClient` does both).
+        """
         waited = 0.0
-        with self._gate:
+        self._gate.acquire()
+        try:
             while True:
                 with self._lock:
                     start = max(self._last_start + self.interval, self._paused_until)
@@ -120,9 +127,24 @@ class RateBudget:
                 # a 429 during this sleep moves `_paused_until`: the loop looks again
                 self._sleep(start - now)
                 waited += start - now
-            with self._lock:
-                self._last_start = self._clock()
+        except BaseException:
+            self._gate.release()
+            raise
+        self._holder = threading.get_ident()
         return waited
+
+    def sent(self) -> None:
+        """The caller's request has left (or never will): the next one waits from now.
+
+        Does nothing unless the calling thread holds the turnstile, so calling it twice (when
+        the request leaves, and again once it is over) is safe.
+        """
+        if self._holder != threading.get_ident():
+            return
+        with self._lock:
+            self._last_start = self._clock()
+        self._holder = None
+        self._gate.release()
 
     def pause_for(self, seconds: float) -> None:
         """Holds back every request for `seconds` from now (a server's `Retry-After`) and
@@ -170,12 +192,18 @@ class RequestStats:
     rate_limited: int = 0
     retries: int = 0
     by_endpoint: Counter[str] = field(default_factory=Counter)
+    first_at: Optional[float] = None
+    last_at: Optional[float] = None
+    """`time.monotonic()` of the first and the latest request."""
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def count_request(self, path: str) -> None:
         with self._lock:
             self.requests += 1
             self.by_endpoint[path] += 1
+            self.last_at = time.monotonic()
+            if self.first_at is None:
+                self.first_at = self.last_at
 
     def count_rate_limited(self) -> None:
         with self._lock:
@@ -188,15 +216,20 @@ class RequestStats:
     def snapshot(self) -> RequestStats:
         with self._lock:
             return RequestStats(self.requests, self.rate_limited, self.retries,
-                                Counter(self.by_endpoint))
+                                Counter(self.by_endpoint), self.first_at, self.last_at)
 
     def since(self, earlier: RequestStats) -> RequestStats:
         """What happened between `earlier` (a snapshot) and now."""
         now = self.snapshot()
+        new = now.requests > earlier.requests
         return RequestStats(now.requests - earlier.requests,
                             now.rate_limited - earlier.rate_limited,
                             now.retries - earlier.retries,
-                            now.by_endpoint - earlier.by_endpoint)
+                            now.by_endpoint - earlier.by_endpoint,
+                            # the first request after `earlier` is known only if it was the
+                            # first of all (a process that runs once, as the CLI does)
+                            now.first_at if new and earlier.requests == 0 else None,
+                            now.last_at if new else None)
 
 
 PROCESS_STATS = RequestStats()
@@ -301,11 +334,8 @@ class ApiClient:
         attempt = 0
         rate_limited = 0
         while True:
-            self.budget.acquire()
-            for stats in (self.stats, PROCESS_STATS):
-                stats.count_request(path.split("?")[0])
             try:
-                response = self._http.get(path, params=params)
+                response = self._send(path, params)
             except httpx.TimeoutException as exc:
                 problem = f"timed out ({type(exc).__name__})"
             except httpx.TransportError as exc:
@@ -366,6 +396,23 @@ class ApiClient:
                 delay,
             )
             self._sleep(delay)
+
+    def _send(self, path: str, params: Optional[Mapping[str, Any]]) -> httpx.Response:
+        """One request, in its turn of the budget, which it hands on once it was written."""
+        self.budget.acquire()
+        for stats in (self.stats, PROCESS_STATS):
+            stats.count_request(path.split("?")[0])
+        try:
+            return self._http.get(path, params=params, extensions={"trace": self._trace})
+        finally:
+            # a request that failed before it was written hands the turn on here
+            self.budget.sent()
+
+    def _trace(self, event: str, info: Mapping[str, Any]) -> None:
+        """httpcore's progress events: the vendor's limiter sees the request once its
+        headers are on the wire (a GET has no body), whatever holds this thread after."""
+        if event.endswith("send_request_headers.complete"):
+            self.budget.sent()
 
     def _rate_limit_wait(self, response: httpx.Response, endpoint: str, count: int) -> float:
         if count > self.retry.max_rate_limited:

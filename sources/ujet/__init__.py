@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Optional
 
 import dlt
@@ -28,14 +28,19 @@ from sources.ujet.helpers.privacy import PiiPolicy
 from sources.ujet.helpers.progress import Progress
 from sources.ujet.helpers.rows import (
     QUARANTINE_HINTS,
-    cursor_to_datetime,
     flatten_tree,
-    keep_vendor_root_ids,
     page_quarantine,
+    prepare,
     screen,
     with_snapshot,
 )
-from sources.ujet.helpers.tailing import CursorTail, TimestampGrid, parse_timestamp, read_pages
+from sources.ujet.helpers.tailing import (
+    MILLISECOND,
+    CursorTail,
+    TimestampGrid,
+    parse_timestamp,
+    read_pages,
+)
 from sources.ujet.settings import (
     AGENT_ACTIVITY_LOGS,
     CATALOG,
@@ -186,11 +191,9 @@ def _contact_rows(api: UjetApi, endpoint: Endpoint, run_started: pendulum.DateTi
     for batch in tail.read(start):
         rows, held = screen(batch, resource=endpoint.name, kind="contacts", policy=policy,
                             cursor="updated_at")
-        rows = [cursor_to_datetime(keep_vendor_root_ids(r, endpoint.root_id or ""), "updated_at")
-                for r in rows]
         progress.add(len(batch), rows[-1].get("updated_at") if rows else None)
         if rows:
-            yield rows
+            yield [prepare(r, endpoint.root_id) for r in rows]
         yield from _quarantine(api, endpoint, held, policy)
     progress.done()
 
@@ -232,22 +235,36 @@ def _activity_rows(api: UjetApi, start: pendulum.DateTime, lookback: timedelta,
         ("ended_at", window_start("ended_at"), {"started_at[to]": TimestampGrid().format(new_rows_from)}),
         ("started_at", new_rows_from, {}),
     )
-    emitted: set[Any] = set()
+    # Each pass reads a row once (the tail sees to that); both can return only rows opened
+    # right at the boundary, so only those ids are remembered, not every id of a backfill
+    near_boundary = new_rows_from - 2 * MILLISECOND
+    at_boundary: set[Any] = set()
     for field, window, fixed in passes:
         tail = CursorTail(api.fetcher(endpoint.path, fixed), field, run_started)
         for batch in tail.read(window):
             rows, held = screen(batch, resource=endpoint.name, kind="agent_activity_logs",
                                 policy=policy, cursor=field)
-            rows = [r for r in rows if r.get("id") not in emitted]
-            emitted.update(r.get("id") for r in rows)
+            if field == "started_at":
+                rows = [r for r in rows if r.get("id") not in at_boundary]
+            else:
+                at_boundary.update(r.get("id") for r in rows
+                                   if _opened_at_or_after(r, near_boundary))
             for cursor_field in ("started_at", "ended_at"):
                 _advance(cursors, cursor_field, rows)
             progress.add(len(rows), f"{field} {rows[-1].get(field)}" if rows else None)
             if rows:
-                yield rows
+                yield [prepare(r) for r in rows]
                 yield StateUpdate("cursors", dict(cursors))
             yield from _quarantine(api, endpoint, held, policy)
     progress.done()
+
+
+def _opened_at_or_after(row: Record, moment: datetime) -> bool:
+    value = row.get("started_at")
+    try:
+        return isinstance(value, str) and parse_timestamp(value) >= moment
+    except ValueError:
+        return False
 
 
 def _advance(cursors: dict[str, str], field: str, rows: list[Record]) -> None:
@@ -278,7 +295,7 @@ def _catalog_rows(api: UjetApi, endpoint: Endpoint, policy: PiiPolicy) -> Iterat
         fresh = [r for r in rows if r.get("id") not in seen]
         seen.update(r.get("id") for r in fresh)
         if fresh:
-            yield fresh
+            yield [prepare(r, endpoint.root_id) for r in fresh]
         yield from _quarantine(api, endpoint, held, policy)
 
 
@@ -292,7 +309,7 @@ def tree(api: UjetApi, endpoint: Endpoint, policy: PiiPolicy, session: FetchSess
 def _tree_rows(api: UjetApi, endpoint: Endpoint, policy: PiiPolicy) -> Iterator[Any]:
     nodes, held = screen(api.get_list(endpoint.path), resource=endpoint.name, kind=endpoint.name,
                          policy=policy)
-    yield flatten_tree(nodes)
+    yield [prepare(r) for r in flatten_tree(nodes)]
     yield from _quarantine(api, endpoint, held, policy)
 
 
@@ -312,7 +329,7 @@ def _snapshot_rows(api: UjetApi, endpoint: Endpoint, run_started: pendulum.DateT
     for query in queries:
         rows, held = screen(api.get_list(endpoint.path, query or None), resource=endpoint.name,
                             kind=endpoint.name, policy=policy, key=None)
-        yield with_snapshot(rows, run_started, **query)
+        yield with_snapshot([prepare(r) for r in rows], run_started, **query)
         yield from _quarantine(api, endpoint, held, policy)
 
 

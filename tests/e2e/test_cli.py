@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -63,11 +64,17 @@ def test_a_successful_run_prints_its_summary_and_keeps_the_token_out_of_everythi
     h: Harness = harness()
     token = h.sandbox.options.api_token
 
-    result = ccelt("--log-level", "DEBUG", "run", "ujet", env=tenant_env(h, tmp_path, token),
-                   cwd=tmp_path)
+    result = ccelt("--log-level", "DEBUG", "run", "ujet", "--report", "run.json",
+                   env=tenant_env(h, tmp_path, token), cwd=tmp_path)
 
     assert result.returncode == 0, result.stderr
     calls = len(h.tenant.records("calls"))
+    report = json.loads((tmp_path / "run.json").read_text())
+    assert report["rows"]["calls"] == calls
+    assert report["requests"] == len(h.sandbox.requests)
+    assert report["requests_by_endpoint"]["calls"] == sum(1 for r in h.sandbox.requests
+                                                          if r.path == "calls")
+    assert report["transform"]["mode"] == "full" and report["transform"]["rows"]["fct_contacts"] > 0
     assert f"calls{' ' * 10}" in result.stdout.replace("  ", " " * 2) or "calls " in result.stdout
     assert any(line.split()[:2] == ["calls", f"{calls:,}"] for line in result.stdout.splitlines())
     assert f"requests: {len(h.sandbox.requests):,}" in result.stdout
@@ -188,9 +195,12 @@ def test_data_that_breaks_a_rule_exits_4_after_loading_and_names_it(harness, tmp
     with h.tenant.lock:
         broken["queue_duration"] = -30  # vendor dirt
 
-    result = ccelt("run", "ujet", env=tenant_env(h, tmp_path, h.sandbox.options.api_token), cwd=tmp_path)
+    result = ccelt("run", "ujet", "--report", "run.json",
+                   env=tenant_env(h, tmp_path, h.sandbox.options.api_token), cwd=tmp_path)
 
     assert result.returncode == 4
+    report = json.loads((tmp_path / "run.json").read_text())
+    assert report["rows"]["calls"] == len(h.tenant.records("calls"))
     assert "fct_contacts: non_negative(queue_seconds" in result.stderr
     assert f"contact_id={broken['id']}" in result.stderr
     assert "calls" in result.stderr  # what was loaded is still reported

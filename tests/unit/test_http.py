@@ -102,13 +102,17 @@ def test_a_429_pauses_every_user_of_the_budget() -> None:
     budget.pause_for(5)
 
     assert budget.acquire() == 5
+    budget.sent()
 
 
 def test_budget_spaces_request_starts_by_the_configured_rate() -> None:
     clock = FakeClock()
     budget = RateBudget(2.0, clock=clock, sleep=clock.sleep)
 
-    waits = [budget.acquire() for _ in range(4)]
+    waits = []
+    for _ in range(4):
+        waits.append(budget.acquire())
+        budget.sent()
 
     assert waits == [0.0, 0.5, 0.5, 0.5]
 
@@ -199,8 +203,9 @@ def test_a_429_storm_slows_the_budget_to_half_its_rate_at_most() -> None:
 
 
 def test_a_request_that_leaves_late_pushes_the_next_one_back() -> None:
-    """Spacing counts from the real start: a caller that woke 30 ms late (the interpreter
-    was busy) must not let the next request arrive only 70 ms after it."""
+    """Spacing counts from when a request really left: one that woke 30 ms late, or was
+    held up 20 ms on its way out (the interpreter was busy), must not let the next arrive
+    only 70 or 80 ms after it."""
     clock = FakeClock()
     late_by = [0.03]
 
@@ -208,19 +213,55 @@ def test_a_request_that_leaves_late_pushes_the_next_one_back() -> None:
         clock.sleep(seconds + (late_by.pop() if late_by else 0.0))
 
     budget = RateBudget(10.0, clock=clock, sleep=oversleeping)
-    starts = []
-    for _ in range(3):
+    sent_at = []
+    for held_up in (0.0, 0.0, 0.02, 0.0):
         budget.acquire()
-        starts.append(clock.now)
+        clock.sleep(held_up)
+        budget.sent()
+        sent_at.append(clock.now)
 
-    gaps = [round(b - a, 6) for a, b in zip(starts, starts[1:])]
-    assert gaps == [0.13, 0.1]
+    gaps = [round(b - a, 6) for a, b in zip(sent_at, sent_at[1:])]
+    assert gaps == [0.13, 0.12, 0.1]
+
+
+def test_the_next_caller_waits_until_the_request_before_it_has_left() -> None:
+    import threading
+
+    budget = RateBudget(1000.0)
+    budget.acquire()
+    order: list[str] = []
+
+    def next_caller() -> None:
+        budget.acquire()
+        order.append("second started")
+        budget.sent()
+
+    other = threading.Thread(target=next_caller)
+    other.start()
+    time.sleep(0.05)   # twenty times the spacing: only the turnstile can hold it back
+    order.append("first left")
+    budget.sent()
+    other.join(timeout=5)
+
+    assert order == ["first left", "second started"]
+
+
+def test_sent_from_a_thread_without_the_turn_changes_nothing() -> None:
+    clock = FakeClock()
+    budget = RateBudget(10.0, clock=clock, sleep=clock.sleep)
+    budget.acquire()
+    budget.sent()
+    budget.sent()   # once more, as the client does after the request hook
+
+    clock.sleep(0.05)
+    assert budget.acquire() == pytest.approx(0.05)
 
 
 def test_a_429_during_a_wait_holds_back_the_caller_already_waiting() -> None:
     clock = FakeClock()
     budget = RateBudget(10.0, clock=clock, sleep=clock.sleep)
     budget.acquire()
+    budget.sent()
     pauses = [2.0]
 
     def sleep_while_someone_gets_429(seconds: float) -> None:

@@ -90,6 +90,17 @@ def test_screen_quarantines_what_cannot_be_loaded_with_reason_and_raw_record() -
     assert held[3]["record_id"] == "9"
 
 
+def test_text_that_only_spells_an_escaped_nul_is_not_quarantined() -> None:
+    spelled = {**call(), "id": 10, "subject": "the bytes \\u0000 in a log line"}
+    key_with_nul = {**call(), "id": 11, "custom": {"a\x00b": 1}}
+
+    loaded, held = screen([spelled, key_with_nul], resource="calls", kind="contacts",
+                          policy=PiiPolicy(), cursor="updated_at")
+
+    assert [r["id"] for r in loaded] == [10, 11]
+    assert [row["record_id"] for row in held] == ["11"]
+
+
 def test_quarantine_payloads_follow_the_pii_policy() -> None:
     _, held = screen([{**call(), "id": None}, ["raw", "list"]], resource="calls", kind="contacts",
                      policy=PiiPolicy("hash", salt="s"), cursor="updated_at")

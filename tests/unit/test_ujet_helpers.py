@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import httpx
 import pendulum
 import pytest
@@ -11,7 +13,7 @@ from sources.ujet import parse_lookback, parse_start_date, ujet_source
 from sources.ujet.helpers.client import UjetApi, resolve_base_url, validate_subdomain
 from sources.ujet.helpers.errors import ConfigurationError, UnexpectedPayload
 from sources.ujet.helpers.pages import Page
-from sources.ujet.helpers.rows import flatten_tree, keep_vendor_root_ids
+from sources.ujet.helpers.rows import flatten_tree, prepare
 
 BASE = "https://acme.ujet.co/manager/api/v1"
 
@@ -61,13 +63,32 @@ def test_vendor_ids_that_disagree_with_the_root_are_kept_beside_it() -> None:
             "participants": [{"id": 5, "call_id": 3}, {"id": 6, "call_id": 1}, {"id": 7}],
             "recordings": [{"id": 8, "call_id": 3, "redaction_times": [{"call_id": 4}]}]}
 
-    keep_vendor_root_ids(call, "call_id")
+    call = prepare(call, "call_id")
 
     assert call["participants"] == [{"id": 5, "call_id": 3, "reported_call_id": 3},
                                     {"id": 6, "call_id": 1}, {"id": 7}]
     assert call["recordings"][0]["reported_call_id"] == 3
     assert call["recordings"][0]["redaction_times"][0]["reported_call_id"] == 4
     assert "reported_call_id" not in call  # only child rows get the root id written over
+
+
+def test_prepared_records_carry_typed_timestamps_and_no_nulls() -> None:
+    record = {"id": 1, "updated_at": "2024-01-30T07:09:48.813Z", "rating": None,
+              "agent_info": {"id": 7, "name": None},
+              "queue_durations": [{"id": 2, "started_at": "2024-01-30T07:00:00Z", "lang": "en"}],
+              "tags": ["2024-01-30T07:00:00.000Z", None, "vip"],
+              # what is not the API's UTC timestamp stays as it was sent
+              "odd": ["2024-01-30 07:09:48 UTC", "2024-01-30T07:09:48+05:00", "2024-13-40T99:00:00Z"]}
+
+    prepared = prepare(record, "call_id")
+
+    assert prepared == {
+        "id": 1, "updated_at": datetime(2024, 1, 30, 7, 9, 48, 813000, tzinfo=timezone.utc),
+        "agent_info": {"id": 7},
+        "queue_durations": [{"id": 2, "started_at": datetime(2024, 1, 30, 7, tzinfo=timezone.utc),
+                             "lang": "en"}],
+        "tags": [datetime(2024, 1, 30, 7, tzinfo=timezone.utc), None, "vip"],
+        "odd": ["2024-01-30 07:09:48 UTC", "2024-01-30T07:09:48+05:00", "2024-13-40T99:00:00Z"]}
 
 
 @pytest.mark.parametrize("value, seconds", [(600, 600), ("600", 600), ("PT10M", 600),

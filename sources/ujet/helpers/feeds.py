@@ -28,9 +28,10 @@ import pendulum
 
 logger = logging.getLogger(__name__)
 
-MAX_BUFFERED_ROWS = 20_000
-"""Rows a feed may hold ahead of dlt: enough for a slice's load time at 10 requests/s,
-small enough to keep memory flat."""
+MAX_BUFFERED_ROWS = 5_000
+"""Rows a feed may hold ahead of dlt: at 10 requests/s all feeds together fetch about
+1,000 rows a second, so four feeds cover the few seconds a slice takes to normalize and
+load, and a call's few KB each keep memory flat (docs/benchmarks.md)."""
 
 
 @dataclass(frozen=True)

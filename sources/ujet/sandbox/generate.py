@@ -244,6 +244,11 @@ def menu_path(menu: Menu) -> Record:
             "materialized_path": menu.path}
 
 
+OPEN_WINDOW = timedelta(minutes=20)
+"""Calls and chats that arrived this recently still wait in queue when the tenant is made:
+every other outcome (a chat nobody answers times out after 15 minutes) has ended by then."""
+
+
 class ContactFactory:
     """Builds calls, chats and emails and the changes that happen to them after they end."""
 
@@ -304,7 +309,7 @@ class ContactFactory:
             "in_call_sms": [],
         })
         outcome = rng.random()
-        if created_at > now - timedelta(minutes=3):
+        if created_at > now - OPEN_WINDOW:
             self._call_in_progress(record, queue, lang, queued_at, now)
         elif outcome < 0.70:
             self._call_handled(record, queue, lang, queued_at)
@@ -381,6 +386,10 @@ class ContactFactory:
                           queued_at: datetime, now: datetime) -> None:
         queued_at = min(queued_at, now)
         record.update(status="queued", queued_at=ts(queued_at), updated_at=ts(queued_at))
+        # a caller who is still choosing in the menu at `now` has spent until now there
+        in_menu = record["consumer_in_menu_durations"][0]
+        in_menu.update(ended_at=ts(queued_at), duration=int(
+            (queued_at - parse_ts(in_menu["started_at"])).total_seconds()))
 
     # -- chats ---------------------------------------------------------------------------
     def chat(self, created_at: datetime, now: datetime) -> Record:
@@ -398,7 +407,7 @@ class ContactFactory:
         })
         queued_at = created_at + timedelta(seconds=rng.randint(1, 10))
         outcome = rng.random()
-        if created_at > now - timedelta(minutes=3):
+        if created_at > now - OPEN_WINDOW:
             record.update(status="queued", queued_at=ts(min(queued_at, now)),
                           updated_at=ts(min(queued_at, now)))
         elif outcome < 0.72:

@@ -14,7 +14,6 @@ without HTTP. Parameter semantics follow the UJET manager API documents:
 
 from __future__ import annotations
 
-import bisect
 import math
 import random
 import re
@@ -200,83 +199,3 @@ def _positive_int(params: Params, name: str, default: int) -> int:
     if number < 1:
         raise QueryError(f"{name} must be a positive integer, got {raw!r}")
     return number
-
-
-class SortedViews:
-    """Answers for a tenant that does not change, computed so that big tenants answer fast.
-
-    Only for tenants nobody changes while they are served (benchmarks;
-    `SandboxOptions.static`). Every answer is exactly what `select` gives, found faster:
-    a request bounded only on its sort column (what tailing sends) is a contiguous range of
-    a copy sorted once, found by bisection; other bounded requests filter only the records
-    in that range; and a request without ranges (plain page-number paging) is answered from
-    the list selected for its first page.
-    """
-
-    def __init__(self) -> None:
-        self._views: dict[tuple[str, str], _View] = {}
-        self._unbounded: dict[tuple[str, tuple[tuple[str, str], ...]], list[Record]] = {}
-
-    def select(self, endpoint: str, records: list[Record], params: Params, bounds: Bounds,
-               *, sortable: bool = True) -> list[Record]:
-        ranges = [(m.group(1), m.group(2), value) for name, value in params
-                  if (m := RANGE_PARAM.match(name))]
-        if not ranges:
-            key = (endpoint, tuple(sorted(p for p in params if p[0] not in ("page", "per"))))
-            if key not in self._unbounded:
-                self._unbounded[key] = select(endpoint, records, params, bounds, sortable=sortable)
-            return self._unbounded[key]
-        column = _param(params, "sort_column", None)
-        on_column = [(side, raw) for name, side, raw in ranges if name == column]
-        if (not sortable or not column or not on_column
-                or endpoint not in ("calls", "chats", "emails", "agent_activity_logs")):
-            return select(endpoint, records, params, bounds, sortable=sortable)
-        if _param(params, "sort_direction", "ASC").upper() not in ("ASC", "DESC"):
-            return select(endpoint, records, params, bounds, sortable=sortable)
-        view = self._view(endpoint, column, records)
-        low, high = view.range(on_column, bounds)
-        in_range = view.ordered[low:high]
-        plain = (len(on_column) == len(ranges) and view.same_order_as_select
-                 and not any(LIST_PARAM.match(name) for name, _ in params)
-                 and _param(params, "sort_direction", "ASC").upper() == "ASC")
-        if plain:
-            return in_range
-        return select(endpoint, in_range, params, bounds, sortable=sortable)
-
-    def _view(self, endpoint: str, column: str, records: list[Record]) -> _View:
-        if (endpoint, column) not in self._views:
-            self._views[(endpoint, column)] = _View(records, column)
-        return self._views[(endpoint, column)]
-
-
-class _View:
-    """The records that have a time in `column`, sorted on it (ties on id)."""
-
-    def __init__(self, records: list[Record], column: str) -> None:
-        keyed = []
-        for record in records:
-            value = _comparable(record.get(column), datetime)
-            if value is not None:
-                keyed.append((value, _sortable(record.get("id")), record))
-        keyed.sort(key=lambda item: (item[0], item[1]))
-        self.keys = [k for k, _, _ in keyed]
-        self.ordered = [r for _, _, r in keyed]
-        # `select` orders on the raw value; where every time is written alike (as the
-        # generator writes them) that is the same order, and a range needs no re-sorting
-        self.same_order_as_select = all(
-            (ka < kb and a[column] < b[column]) or (ka == kb and a[column] == b[column])
-            for a, b, ka, kb in zip(self.ordered, self.ordered[1:], self.keys, self.keys[1:]))
-
-    def range(self, bounds_on_column: list[tuple[str, str]], bounds: Bounds) -> tuple[int, int]:
-        low, high = 0, len(self.ordered)
-        for side, raw in bounds_on_column:
-            bound = _bound_value(raw, side)
-            if not isinstance(bound, datetime):
-                return 0, 0
-            if side == "from":
-                cut = bisect.bisect_left if bounds.from_inclusive else bisect.bisect_right
-                low = max(low, cut(self.keys, bound))
-            else:
-                cut = bisect.bisect_right if bounds.to_inclusive else bisect.bisect_left
-                high = min(high, cut(self.keys, bound))
-        return low, max(low, high)

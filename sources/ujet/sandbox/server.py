@@ -25,7 +25,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Optional
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from sources.ujet.sandbox.query import Bounds, QueryError, SortedViews, paginate, select
+from sources.ujet.sandbox.frozen import FrozenTenant
+from sources.ujet.sandbox.query import Bounds, QueryError, paginate, select
 from sources.ujet.sandbox.tenant import CONTACT_KINDS, Tenant
 
 logger = logging.getLogger(__name__)
@@ -66,8 +67,6 @@ class SandboxOptions:
     seed: int = 1
     latency: float = 0.0
     """Seconds every response is delayed by, to imitate a network."""
-    static: bool = False
-    """The tenant will not change while served: answer from sorted copies (big tenants)."""
     latin1_endpoints: tuple[str, ...] = ()
     """Endpoints whose bodies are encoded in Latin-1 instead of UTF-8 (bytes a client
     cannot decode as UTF-8 wherever a record has non-ASCII text)."""
@@ -108,22 +107,25 @@ class _TokenBucket:
 
 
 class SandboxServer:
-    """Serves a `Tenant` over HTTP on 127.0.0.1 in a background thread.
+    """Serves a `Tenant` (or a `FrozenTenant`) over HTTP on 127.0.0.1 in a background thread.
 
     Use as a context manager, or `start()` / `stop()`. `base_url` is what a client sets as
     `sources.ujet.base_url`; `options.subdomain` and `options.api_token` are its credentials.
     """
 
-    def __init__(self, tenant: Optional[Tenant] = None,
+    def __init__(self, tenant: Optional[Tenant | FrozenTenant] = None,
                  options: Optional[SandboxOptions] = None,
                  host: str = "127.0.0.1", port: int = 0) -> None:
-        self.tenant = tenant or Tenant()
+        self.frozen = tenant if isinstance(tenant, FrozenTenant) else None
+        """The big lists of a tenant that does not change, answered from compact copies."""
+        self.tenant = tenant.views if isinstance(tenant, FrozenTenant) else tenant or Tenant()
         self.options = options or SandboxOptions()
+        if self.frozen is not None and self.options.churn_per_request:
+            raise ValueError("a frozen tenant cannot churn: its records do not change")
         self.requests: list[LoggedRequest] = []
         self._log_lock = threading.Lock()
         self._rng = random.Random(self.options.seed)
         self._served = 0
-        self._views = SortedViews()
         self._bucket = (_TokenBucket(self.options.requests_per_second, self.options.burst)
                         if self.options.requests_per_second else None)
         self._httpd = ThreadingHTTPServer((host, port), _handler_for(self))
@@ -245,22 +247,23 @@ class SandboxServer:
 
     def _list(self, endpoint: str, params: list[tuple[str, str]]) -> _Answer:
         options = self.options
-        with self.tenant.lock:
-            shuffle = random.Random(self._rng.random()) if options.shuffle_ties else None
-            records, bounds = self.tenant.records(endpoint), Bounds(options.from_inclusive,
-                                                                    options.to_inclusive)
-            if options.static:
-                selected = self._views.select(endpoint, records, params, bounds,
-                                              sortable=endpoint != "agents")
-            else:
-                selected = select(endpoint, records, params, bounds,
+        bounds = Bounds(options.from_inclusive, options.to_inclusive)
+        frozen = self.frozen.lists.get(endpoint) if self.frozen else None
+        body: Any
+        if frozen is not None:
+            body, page = frozen.answer(params, bounds, default_per=options.default_per,
+                                       max_per=options.max_per)
+        else:
+            with self.tenant.lock:
+                shuffle = random.Random(self._rng.random()) if options.shuffle_ties else None
+                selected = select(endpoint, self.tenant.records(endpoint), params, bounds,
                                   sortable=endpoint != "agents", shuffle_ties=shuffle)
-            page = paginate(selected, params, default_per=options.default_per,
-                            max_per=options.max_per)
-            body = json.dumps(page.records, ensure_ascii=False)
-            if endpoint in CONTACT_KINDS and options.churn_per_request:
-                # the tenant keeps working while the client pages: ratings, wrap-ups, transfers
-                self.tenant.touch(endpoint, count=options.churn_per_request)
+                page = paginate(selected, params, default_per=options.default_per,
+                                max_per=options.max_per)
+                body = json.dumps(page.records, ensure_ascii=False)
+                if endpoint in CONTACT_KINDS and options.churn_per_request:
+                    # the tenant keeps working while the client pages: ratings, wrap-ups, transfers
+                    self.tenant.touch(endpoint, count=options.churn_per_request)
         headers: dict[str, str] = {}
         if options.pagination_headers:
             headers = {"Total": str(page.total), "Per-Page": str(page.per),

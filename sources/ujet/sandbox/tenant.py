@@ -65,12 +65,8 @@ class Tenant:
         self.factory = ContactFactory(self.reference, self.ids, self.rng)
         self.collections: dict[str, dict[Any, Record]] = {kind: {} for kind in CONTACT_KINDS}
         start = now - timedelta(days=size.days)
-        build = {"calls": self.factory.call, "chats": self.factory.chat, "emails": self.factory.email}
-        for kind, count in (("calls", size.calls), ("chats", size.chats), ("emails", size.emails)):
-            moments = sorted(start + (now - start) * self.rng.random() for _ in range(count))
-            for created_at in moments:
-                record = build[kind](created_at, now)
-                self.collections[kind][record["id"]] = record
+        for kind, record in self.history(size, start, now):
+            self.collections[kind][record["id"]] = record
         logs = activity_history(self.reference, self.ids, self.rng, start, now)
         logs += pickup_logs(self.reference, self.ids, list(self.collections["calls"].values()), "call")
         logs += pickup_logs(self.reference, self.ids, list(self.collections["chats"].values()), "chat")
@@ -85,6 +81,19 @@ class Tenant:
                 agent["status"] = {k: offline[k] for k in ("id", "name", "color", "wfm_id")}
         if include_samples:
             self._add_samples()
+
+    def history(self, size: TenantSize, start: datetime, now: datetime) -> Iterable[tuple[str, Record]]:
+        """The contacts of `size` created between `start` and `now`, oldest first per kind;
+        none has a time after `now` (a conversation still going on at `now` is cut there)."""
+        build = {"calls": self.factory.call, "chats": self.factory.chat, "emails": self.factory.email}
+        self.factory.horizon = now
+        try:
+            for kind, count in (("calls", size.calls), ("chats", size.chats), ("emails", size.emails)):
+                moments = sorted(start + (now - start) * self.rng.random() for _ in range(count))
+                for created_at in moments:
+                    yield kind, build[kind](created_at, now)
+        finally:
+            self.factory.horizon = None
 
     def _add_samples(self) -> None:
         for kind in ("calls", "chats", "emails", "agents", "agent_activity_logs", "menus", "teams"):

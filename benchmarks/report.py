@@ -1,0 +1,125 @@
+"""The results, as a table for the terminal and as docs/benchmarks.md."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Optional
+
+from benchmarks.suite import INCREMENTAL, Backfill, Measure, Scale, Throughput
+
+NOTES = Path(__file__).with_name("notes.md")
+
+
+def _met(measure: Measure) -> str:
+    return "reported" if measure.met is None else ("met" if measure.met else "NOT MET")
+
+
+def table(rows: list[Measure]) -> str:
+    """The measures beside their targets, for the terminal."""
+    header = ("#", "measure", "target", "measured", "")
+    lines = [header] + [(str(m.number), m.what, m.target, m.value, _met(m)) for m in rows]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip()
+                     for line in lines)
+
+
+def markdown(rows: list[Measure], machine: dict[str, str], quick: bool, seconds: float,
+             backfills: list[Backfill], speed: Optional[Throughput], grown: Optional[Scale]) -> str:
+    today = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    mode = "quick mode: smaller tenants than the targets name" if quick else "full mode"
+    out = [
+        "# Benchmarks",
+        "",
+        f"Written by `make bench{' QUICK=1' if quick else ''}` on {today}"
+        f" ({mode}),"
+        f" in {seconds / 60:,.0f} minutes. Run it again to replace this file; the notes at the"
+        " end are kept in `benchmarks/notes.md`.",
+        "",
+        "Machine: " + "; ".join(f"{key} {value}" for key, value in machine.items()) + ".",
+        "",
+        "| # | measure | target | measured | |",
+        "|---|---|---|---|---|",
+    ]
+    out += [f"| {m.number} | {m.what} | {m.target} | {m.value} | {_met(m)} |" for m in rows]
+    for backfill in backfills:
+        out += _backfill_section(backfill)
+    if speed is not None:
+        out += _throughput_section(speed)
+    if grown is not None:
+        out += _scale_section(grown)
+    out += ["", NOTES.read_text().strip(), ""]
+    return "\n".join(out)
+
+
+def _backfill_section(backfill: Backfill) -> list[str]:
+    s = backfill.summary
+    needed = backfill.floor
+    out = ["", f"## Backfill at {backfill.rate:g} request/s", "",
+           f"Tenant: {backfill.shape.describe()}; the sandbox refuses any request that comes"
+           f" sooner than 1/{backfill.rate:g} s after the one before (429, `Retry-After` in whole"
+           f" seconds). `ccelt run ujet` with its defaults, transforms included:"
+           f" {backfill.run.seconds:,.1f} s wall, {backfill.requests:,} requests"
+           f" ({s['rate_limited']} refused with 429, {s['retries']} retried), {s['slices']} slices,"
+           f" peak memory {backfill.run.peak_pss_mb:,.0f} MB.", "",
+           "| where the time went | seconds |", "|---|---|"]
+    out += [f"| {what} | {seconds:,.1f} |" for what, seconds in backfill.breakdown().items()]
+    out += ["", "| endpoint | records | requests | floor |", "|---|---|---|---|"]
+    rows = s["rows"]
+    for path, count in sorted(s["requests_by_endpoint"].items()):
+        table = path if path in rows else ""
+        out.append(f"| `{path}` | {rows.get(table, '') if table else ''} | {count:,}"
+                   f" | {needed.get(path, '?')} |")
+    return out
+
+
+def _throughput_section(speed: Throughput) -> list[str]:
+    def line(name: str, records: int, run: object) -> str:
+        from benchmarks.harness import Finished
+        assert isinstance(run, Finished)
+        return (f"| {name} | {records:,} | {run.seconds:,.1f} | {records / run.seconds:,.0f}"
+                f" | {run.peak_pss_mb:,.0f} |")
+
+    return ["", "## Throughput without a rate limit", "",
+            f"Tenant: {speed.shape.describe()}, served without a rate limit on loopback. Both"
+            " load calls, chats, emails and agent activity logs into DuckDB, one after the other"
+            " in the same invocation; ccelt without transforms (`--no-transform --resources"
+            " ...`), the baseline as `benchmarks/baseline_rest_api.py` (page-number paging,"
+            " dlt's defaults).", "",
+            "| program | records | seconds | records/s | peak memory (MB) |", "|---|---|---|---|---|",
+            line("ccelt", speed.ccelt_records, speed.ccelt),
+            line("dlt rest_api", speed.baseline_records, speed.baseline)]
+
+
+def _scale_section(grown: Scale) -> list[str]:
+    def backfill_line(shape: object, run: object) -> str:
+        from benchmarks.harness import Finished, TenantShape
+        assert isinstance(run, Finished) and isinstance(shape, TenantShape)
+        report = run.report or {}
+        records = sum(report.get("rows", {}).get(name, 0) for name in INCREMENTAL)
+        child_rows = sum(report.get("rows", {}).values())
+        return (f"| {shape.describe()} | {records:,} | {child_rows:,} | {run.seconds:,.0f}"
+                f" | {records / run.seconds:,.0f} | {run.peak_pss_mb:,.0f} | {run.peak_rss_mb:,.0f} |")
+
+    incremental = grown.incremental.report or {}
+    build = incremental.get("transform") or {}
+    rebuild = grown.rebuild.report or {}
+    first = grown.first_build.report or {}
+    return ["", "## Backfills of a small and a big tenant, and the big warehouse afterwards", "",
+            "Without a rate limit and without transforms (`--no-transform`), so that memory is"
+            " the pipeline's own; PSS sums the process and its children, RSS is the main"
+            " process's peak.", "",
+            "| tenant | records | rows (all tables) | seconds | records/s | peak PSS (MB) | peak RSS (MB) |",
+            "|---|---|---|---|---|---|---|",
+            backfill_line(grown.small, grown.small_backfill),
+            backfill_line(grown.big, grown.big_backfill), "",
+            f"On the big warehouse: the first fact build took {float(first.get('seconds', 0)):,.1f} s;"
+            f" then an incremental `ccelt run ujet` with nothing changed at the tenant took"
+            f" {grown.incremental.seconds:,.1f} s ({incremental.get('requests', '?')} requests:"
+            f" {', '.join(f'`{p}` {n}' for p, n in incremental.get('requests_by_endpoint', {}).items())};"
+            f" rows loaded {sum(incremental.get('rows', {}).values()):,}; transforms"
+            f" {build.get('mode', '?')}, partitions rebuilt {build.get('partitions', {})});"
+            f" `ccelt transform --full-refresh` took {float(rebuild.get('seconds', 0)):,.1f} s"
+            f" ({grown.rebuild.seconds:,.1f} s with the process, peak memory"
+            f" {grown.rebuild.peak_pss_mb:,.0f} MB) for"
+            f" {sum(rebuild.get('rows', {}).values()):,} fact rows."]

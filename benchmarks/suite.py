@@ -1,0 +1,290 @@
+"""The measures of docs/benchmarks.md, each beside its target (issue 6).
+
+1. backfill wall time ÷ (requests ÷ rate), at 1 and 10 requests/s, on runs of minutes;
+2. requests ÷ floor, the floor being ⌈records ÷ page size⌉ + 1 per paged endpoint (and
+   one request per query of the others);
+3. local throughput with the rate limit off, against dlt's generic `rest_api` source on
+   the same tenant, in the same invocation;
+4. an incremental run with no changes on a warehouse of a million calls: requests per
+   incremental endpoint, partitions the transforms rebuild, wall time beside a full rebuild;
+5. peak memory of backfills of 100k and 1M calls;
+6. the full fact rebuild over 1M calls in DuckDB.
+
+Every number comes from real processes: a frozen sandbox tenant served over loopback in its
+own process, `ccelt` as a user runs it, and the baseline as its own program.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from benchmarks.harness import (
+    PAGE_SIZE,
+    PROJECT_ROOT,
+    PYTHON,
+    Finished,
+    Sandbox,
+    TenantShape,
+    ccelt,
+    ccelt_env,
+    run_measured,
+    workdir,
+)
+
+logger = logging.getLogger("benchmarks")
+
+PAGED = {"calls": "calls", "chats": "chats", "emails": "emails",
+         "agent_activity_logs": "agent_activity_logs", "agents": "agents", "menus": "menus",
+         "teams": "teams"}
+"""API path -> root table of the endpoints read page by page."""
+QUERIES = {"user_statuses": 1, "menus/tree": 1, "teams/tree": 1, "agents/current_status": 1,
+           "menus/current_status": 1, "menus/sla": 2, "menus/sla_by_queue_groups": 2}
+"""API path -> queries per run of the endpoints documented without paging (SLA: per channel)."""
+INCREMENTAL = ("calls", "chats", "emails", "agent_activity_logs")
+THROUGHPUT_RESOURCES = "calls,chats,emails,agent_activity_logs"
+
+
+@dataclass
+class Measure:
+    """One line of the results table."""
+
+    number: int
+    what: str
+    target: str
+    value: str
+    met: Optional[bool]
+    """None where the target asks only for a number to be reported."""
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Plan:
+    """Tenant sizes for one invocation; `quick` keeps the whole suite to a few minutes."""
+
+    quick: bool
+    backfill_requests: dict[float, int]
+    """Rate (requests/s) -> about how many requests the rate-limited backfill should take."""
+    throughput: TenantShape
+    scale: tuple[TenantShape, TenantShape]
+
+    @classmethod
+    def for_mode(cls, quick: bool) -> Plan:
+        if quick:
+            return cls(True, {1.0: 75, 10.0: 600}, TenantShape(5_000),
+                       (TenantShape(10_000, days=3.65), TenantShape(100_000, days=36.5)))
+        return cls(False, {1.0: 300, 10.0: 3_000}, TenantShape(20_000),
+                   (TenantShape(100_000, days=36.5), TenantShape(1_000_000, days=365)))
+
+
+def shape_for_requests(requests: int, days: float = 30) -> TenantShape:
+    """A tenant whose backfill takes about `requests` requests at 100 records a page.
+
+    Per call the tenant has 0.2 chats, 0.1 emails and about 1.15 activity rows (a pickup per
+    answered segment), plus about 400 shift rows a day for 50 agents.
+    """
+    per_call, fixed = 2.45 / PAGE_SIZE, 20 + 400 * days / PAGE_SIZE
+    return TenantShape(max(500, int((requests - fixed) / per_call)), days=days)
+
+
+def floor(rows: dict[str, int]) -> dict[str, int]:
+    """Fewest requests a complete read can take, per API path, for these loaded rows."""
+    needed = {path: math.ceil(rows.get(table, 0) / PAGE_SIZE) + 1 for path, table in PAGED.items()}
+    needed.update(QUERIES)
+    return needed
+
+
+@dataclass
+class Backfill:
+    """A `ccelt run ujet` backfill and what it cost."""
+
+    rate: float
+    shape: TenantShape
+    run: Finished
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        assert self.run.report is not None
+        return self.run.report
+
+    @property
+    def requests(self) -> int:
+        return int(self.summary["requests"])
+
+    @property
+    def floor(self) -> dict[str, int]:
+        return floor(self.summary["rows"])
+
+    @property
+    def ideal_seconds(self) -> float:
+        return self.requests / self.rate
+
+    def breakdown(self) -> dict[str, float]:
+        """Where the wall time went, in seconds."""
+        s = self.summary
+        inside = float(s["seconds"])
+        transform = float(s["transform"]["seconds"]) if s.get("transform") else 0.0
+        first = float(s.get("first_request_after") or 0.0)
+        last = float(s.get("last_request_after") or inside)
+        return {
+            "start-up (process, imports, until the first request)": self.run.seconds - inside + first,
+            "fetching (first to last request)": last - first,
+            "of which the rate allows": (self.requests - 1) / self.rate,
+            "last slice after the last request": inside - last - transform,
+            "transforms": transform,
+        }
+
+
+def rate_limited_backfill(rate: float, requests: int) -> Backfill:
+    shape = shape_for_requests(requests, days=30 if requests > 200 else 7)
+    logger.info("backfill at %g requests/s: %s", rate, shape.describe())
+    with Sandbox(shape, requests_per_second=rate) as sandbox, workdir(f"rate{rate:g}") as folder:
+        command, report = ccelt(folder, "run", "ujet")
+        run = run_measured(command, ccelt_env(sandbox, folder, rate), PROJECT_ROOT, report)
+        return Backfill(rate, shape, run.check(f"the backfill at {rate:g} requests/s"))
+
+
+@dataclass
+class Throughput:
+    shape: TenantShape
+    ccelt: Finished
+    baseline: Finished
+
+    @property
+    def ccelt_records(self) -> int:
+        assert self.ccelt.report is not None
+        return sum(self.ccelt.report["rows"].get(name, 0) for name in INCREMENTAL)
+
+    @property
+    def baseline_records(self) -> int:
+        line = next(line for line in self.baseline.stdout.splitlines() if line.startswith("records:"))
+        return int(line.split(":")[1])
+
+    @property
+    def ratio(self) -> float:
+        return (self.ccelt_records / self.ccelt.seconds) / (self.baseline_records / self.baseline.seconds)
+
+
+def throughput(shape: TenantShape) -> Throughput:
+    """ccelt and dlt's rest_api on the same tenant with the rate limit off."""
+    logger.info("throughput without a rate limit: %s", shape.describe())
+    with Sandbox(shape, requests_per_second=0) as sandbox:
+        with workdir("throughput-ccelt") as folder:
+            command, report = ccelt(folder, "run", "ujet", "--no-transform", "--resources",
+                                    THROUGHPUT_RESOURCES)
+            # no limit: the budget must not be what is measured
+            mine = run_measured(command, ccelt_env(sandbox, folder, 100_000), PROJECT_ROOT,
+                                report).check("ccelt without a rate limit")
+        with workdir("throughput-baseline") as folder:
+            env = {**ccelt_env(sandbox, folder, 100_000),
+                   "BASELINE_BASE_URL": sandbox.base_url, "BASELINE_USERNAME": "sandbox",
+                   "BASELINE_PASSWORD": sandbox.token,
+                   "BASELINE_DUCKDB": str(folder / "rest_api.duckdb"),
+                   "RUNTIME__LOG_LEVEL": "WARNING"}
+            theirs = run_measured([PYTHON, "-m", "benchmarks.baseline_rest_api"], env,
+                                  PROJECT_ROOT).check("the rest_api baseline")
+    return Throughput(shape, mine, theirs)
+
+
+@dataclass
+class Scale:
+    """Backfills of a smaller and a bigger tenant, and what the bigger warehouse does next."""
+
+    small: TenantShape
+    big: TenantShape
+    small_backfill: Finished
+    big_backfill: Finished
+    first_build: Finished
+    incremental: Finished
+    rebuild: Finished
+
+
+def scale(small: TenantShape, big: TenantShape) -> Scale:
+    def backfill(shape: TenantShape, then: Optional[Callable[[Sandbox, Path], None]] = None) -> Finished:
+        logger.info("backfill without a rate limit: %s", shape.describe())
+        with Sandbox(shape, requests_per_second=0) as sandbox, workdir("scale") as folder:
+            logger.info("sandbox generated in %.0fs", sandbox.generated_in)
+            command, report = ccelt(folder, "run", "ujet", "--no-transform")
+            run = run_measured(command, ccelt_env(sandbox, folder, 100_000), PROJECT_ROOT,
+                               report).check(f"the backfill of {shape.describe()}")
+            if then:
+                then(sandbox, folder)
+        return run
+
+    small_run = backfill(small)
+    later: dict[str, Finished] = {}
+
+    def and_then(sandbox: Sandbox, folder: Path) -> None:
+        env = ccelt_env(sandbox, folder, 100_000)
+        logger.info("first fact build over %s", big.describe())
+        command, report = ccelt(folder, "transform")
+        later["build"] = run_measured(command, env, PROJECT_ROOT, report).check("the first build")
+        logger.info("incremental run with no changes")
+        command, report = ccelt(folder, "run", "ujet")
+        later["incremental"] = run_measured(command, env, PROJECT_ROOT, report).check(
+            "the incremental run")
+        logger.info("full rebuild")
+        command, report = ccelt(folder, "transform", "--full-refresh")
+        later["rebuild"] = run_measured(command, env, PROJECT_ROOT, report).check("the rebuild")
+
+    big_run = backfill(big, and_then)
+    return Scale(small, big, small_run, big_run, later["build"], later["incremental"],
+                 later["rebuild"])
+
+
+def _mb(value: float) -> str:
+    return f"{value:,.0f} MB"
+
+
+def measures(backfills: list[Backfill], speed: Optional[Throughput],
+             grown: Optional[Scale]) -> list[Measure]:
+    """The results table: each target, what was measured, and whether it is met."""
+    rows: list[Measure] = []
+    for backfill in backfills:
+        ratio = backfill.run.seconds / backfill.ideal_seconds
+        rows.append(Measure(
+            1, f"backfill wall ÷ (requests ÷ rate) at {backfill.rate:g} request/s",
+            "≤ 1.10", f"{ratio:.3f} ({backfill.run.seconds:,.0f} s for {backfill.requests:,}"
+                      f" requests)", ratio <= 1.10))
+    for backfill in backfills:
+        needed = sum(backfill.floor.values())
+        ratio = backfill.requests / needed
+        rows.append(Measure(
+            2, f"requests ÷ floor at {backfill.rate:g} request/s", "≤ 1.02",
+            f"{ratio:.3f} ({backfill.requests:,} ÷ {needed:,})", ratio <= 1.02))
+    if speed is not None:
+        rows.append(Measure(
+            3, "throughput without rate limit ÷ dlt rest_api's", "≥ 3",
+            f"{speed.ratio:.2f} ({speed.ccelt_records / speed.ccelt.seconds:,.0f} vs"
+            f" {speed.baseline_records / speed.baseline.seconds:,.0f} records/s)",
+            speed.ratio >= 3))
+    if grown is not None:
+        report = grown.incremental.report or {}
+        by_path = report.get("requests_by_endpoint", {})
+        worst = max(by_path.get(path, 0) for path in INCREMENTAL)
+        partitions = sum((report.get("transform") or {}).get("partitions", {}).values())
+        rows.append(Measure(
+            4, f"incremental run, no changes, {grown.big.calls:,} calls: requests per incremental"
+               " endpoint; partitions rebuilt",
+            "≤ 1; 0", f"{', '.join(f'{p} {by_path.get(p, 0)}' for p in INCREMENTAL)};"
+                      f" {partitions}", worst <= 1 and partitions == 0))
+        rows.append(Measure(
+            4, "incremental run wall time beside the full rebuild's", "report",
+            f"{grown.incremental.seconds:,.1f} s vs {grown.rebuild.seconds:,.1f} s", None))
+        small, big = grown.small_backfill.peak_pss_mb, grown.big_backfill.peak_pss_mb
+        change = big / small - 1
+        rows.append(Measure(
+            5, f"peak memory, backfill of {grown.small.calls:,} vs {grown.big.calls:,} calls",
+            "±10 %, < 500 MB", f"{_mb(small)} vs {_mb(big)} ({change:+.0%})",
+            abs(change) <= 0.10 and max(small, big) < 500))
+        build = (grown.rebuild.report or {}).get("seconds", grown.rebuild.seconds)
+        rows.append(Measure(
+            6, f"full fact rebuild over {grown.big.calls:,} calls in DuckDB", "≤ 30 s",
+            f"{float(build):,.1f} s ({grown.rebuild.seconds:,.1f} s with the process)",
+            float(build) <= 30))
+    return rows
