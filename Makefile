@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test clean
+.PHONY: setup demo test bench clean
 
 setup: $(STAMP)
 
@@ -21,6 +21,11 @@ demo: setup
 
 test: setup
 	$(BIN)/python -m pytest
+
+# the performance targets of docs/benchmarks.md, measured here; QUICK=1 for smaller tenants
+# (a few minutes instead of about an hour); the results replace docs/benchmarks.md
+bench: setup
+	$(BIN)/python -m benchmarks $(if $(QUICK),--quick)
 
 clean:
 	rm -rf $(VENV) ccelt_demo.duckdb ccelt_demo.duckdb.wal .pytest_cache

@@ -13,12 +13,14 @@ import argparse
 import base64
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any, Optional
 from urllib.parse import urlsplit
 
 from pipelines.lock import RunInProgress, run_lock
+from pipelines.memory import limit_malloc_arenas
 from pipelines.summary import format_summary, summary_record
 from pipelines.ujet import PackageRejected
 from pipelines.warehouse import WarehouseUnreachable, unreachable, warehouse_destination
@@ -33,6 +35,7 @@ logger = logging.getLogger("ccelt")
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    limit_malloc_arenas()   # first: it applies to the threads started after it
     parser = _parser()
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):
@@ -154,6 +157,7 @@ def _run_ujet(args: argparse.Namespace, redactor: _Redactor) -> int:
     redactor.add_warehouse_password(args.destination)
 
     def run() -> None:
+        _clear_report(args.report)
         settings = None if args.no_transform else load_settings()
         destination = warehouse_destination(args.destination)
         try:
@@ -181,6 +185,7 @@ def _transform(args: argparse.Namespace, redactor: _Redactor) -> int:
     redactor.add_warehouse_password(args.destination)
 
     def run() -> None:
+        _clear_report(args.report)
         settings = load_settings()
         destination = warehouse_destination(args.destination)
         with run_lock(get_dlt_pipelines_dir(), PIPELINE_NAME):
@@ -242,6 +247,12 @@ def _sandbox_ujet(args: argparse.Namespace, redactor: _Redactor) -> int:
     finally:
         server.stop()
     return 0
+
+
+def _clear_report(path: Optional[str]) -> None:
+    """An old report must not pass for this run's: a failed run leaves none."""
+    if path and os.path.exists(path):
+        os.remove(path)
 
 
 def _write_report(path: Optional[str], record: dict[str, Any]) -> None:

@@ -26,6 +26,27 @@ DEFAULT_DUCKDB_FILE = "ccelt.duckdb"
 # loaded an empty string as NULL (tests/e2e/test_postgres.py), and exact beats fast.
 FORMAT_PREFERENCE: tuple[TLoaderFileFormat, ...] = ("jsonl",)
 
+DUCKDB_LOAD_DEFAULTS: dict[str, object] = {
+    # DuckDB's own default is 80 % of the machine's memory, which its buffer pool fills with
+    # pages of the tables that loads merge into: the process then grows with the warehouse.
+    # Loads need little (the merges stream the big side); 128 MB loaded a million calls as
+    # fast as no limit did (docs/benchmarks.md, docs/decisions.md). Builds set their own.
+    "destination.warehouse.credentials.global_config": {"memory_limit": "128MB"},
+    # dlt loads up to 20 files at once; into one DuckDB file they only compete for it, and
+    # each holds its own buffers: three are as fast and take a hundred MB less
+    "load.workers": 3,
+}
+
+
+def apply_engine_defaults(destination: Destination) -> None:
+    """ccelt's settings for the warehouse's engine, unless the user configured them."""
+    if engine(destination) != "duckdb":
+        return
+    for key, value in DUCKDB_LOAD_DEFAULTS.items():
+        if dlt.config.get(key) is None:
+            dlt.config[key] = value
+
+
 _CONNECTION_ERRORS = ("OperationalError", "InterfaceError", "IOException",
                       "DestinationConnectionError", "ConnectionError", "RefreshError",
                       "DefaultCredentialsError", "ServiceUnavailable")

@@ -72,15 +72,21 @@ class RateBudget:
     that leaves late (the interpreter was busy normalizing) pushes the next one back instead
     of letting two arrive closer together than the vendor allows.
 
-    A 429 pauses every user of the budget for its `Retry-After`, not only the request that
-    got it, because the vendor counts requests per customer, not per connection. Each 429
-    also adds a safety margin to the spacing (arriving a hair early costs a whole
-    `Retry-After`, ten requests' worth at 10 requests/s), and long runs of accepted requests
-    take the margin away again, so the budget settles just above the jitter it meets.
+    A vendor's limiter sees a request a little later or sooner than it left, by the jitter
+    of the network and of its own servers (a few milliseconds, whatever the rate), and one
+    that arrives a hair early costs a whole `Retry-After`: ten requests' worth at 10
+    requests/s. So the spacing starts a safety margin above the configured one. A 429 pauses
+    every user of the budget for its `Retry-After`, not only the request that got it,
+    because the vendor counts requests per customer, not per connection; it also widens the
+    margin, and long runs of accepted requests narrow it again to where it started.
     """
 
+    JITTER = 0.002
+    """Seconds of network and server jitter the margin allows for from the start."""
+    MARGIN = 0.005
+    """Share of the configured spacing the margin adds from the start (beside `JITTER`)."""
     MARGIN_AFTER_429 = 0.02
-    """Spacing added per 429, as a share of the configured spacing."""
+    """Spacing added per 429, as a share of the configured spacing (at least `JITTER`)."""
     WIDEST_AFTER_429 = 2.0
     """However many 429s, requests are never spaced more than twice the configured
     spacing: `Retry-After` says how long to wait; the margin only absorbs jitter."""
@@ -99,7 +105,10 @@ class RateBudget:
         if requests_per_second is not None and requests_per_second <= 0:
             raise ValueError(f"requests_per_second must be positive, got {requests_per_second}")
         self.configured_interval = 1.0 / requests_per_second if requests_per_second else 0.0
-        self.interval = self.configured_interval
+        self.narrowest = (self.configured_interval * (1 + self.MARGIN) + self.JITTER
+                          if requests_per_second else 0.0)
+        """The spacing with the margin it starts with, and never goes below."""
+        self.interval = self.narrowest
         self._clock = clock
         self._sleep = sleep
         self._gate = threading.Lock()
@@ -152,16 +161,17 @@ class RateBudget:
         with self._lock:
             self._paused_until = max(self._paused_until, self._clock() + seconds)
             base = max(self.configured_interval, self.FLOOR_INTERVAL)
-            self.interval = min(max(self.interval, self.FLOOR_INTERVAL) + base * self.MARGIN_AFTER_429,
-                                base * self.WIDEST_AFTER_429)
+            wider = max(self.interval, self.FLOOR_INTERVAL) + max(base * self.MARGIN_AFTER_429,
+                                                                 self.JITTER)
+            self.interval = min(wider, base * self.WIDEST_AFTER_429)
             self._accepted = 0
 
     def accepted(self) -> None:
         """A request was not refused for its rate; after enough of them, speed back up."""
         with self._lock:
             self._accepted += 1
-            if self._accepted >= self.FASTER_AFTER_SUCCESSES and self.interval > self.configured_interval:
-                self.interval = max(self.configured_interval,
+            if self._accepted >= self.FASTER_AFTER_SUCCESSES and self.interval > self.narrowest:
+                self.interval = max(self.narrowest,
                                     self.interval - self.configured_interval * self.MARGIN_RELEASED)
                 self._accepted = 0
 

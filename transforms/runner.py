@@ -121,7 +121,7 @@ def build_with(client: Any, job_client: Any, raw_dataset: str, raw_tables: Seque
     logger.info("transforms: building %s (%s)", settings.dataset, result.mode)
     raw_columns = {name: set(columns) for name, columns in job_client.get_storage_tables(raw_tables)
                    if columns}
-    with _transaction(client, target.dialect):
+    with _build_memory(client, target, settings), _transaction(client, target.dialect):
         if result.mode == "full":
             _build_full(client, target, models, order, raw_columns)
         else:
@@ -160,6 +160,25 @@ def _target(client: Any, raw_dataset: str, settings: TransformSettings) -> Targe
     return Target(dialect=dialect, reporting_timezone=settings.reporting_timezone,
                   raw_table=lambda table: qualified(raw_dataset, table),
                   model_table=lambda table: qualified(settings.dataset, table))
+
+
+@contextmanager
+def _build_memory(client: Any, target: Target, settings: TransformSettings) -> Iterator[None]:
+    """DuckDB builds with `transforms.memory_limit` (default: DuckDB's own), then gives the
+    loads back the smaller limit they run with. Other warehouses manage their own memory."""
+    if target.dialect != "duckdb":
+        yield
+        return
+    with client.execute_query("select current_setting('memory_limit')") as cursor:
+        loads_limit = cursor.fetchone()[0]
+    if settings.memory_limit:
+        client.execute_sql(f"set memory_limit = '{settings.memory_limit.strip()}'")
+    else:
+        client.execute_sql("reset memory_limit")
+    try:
+        yield
+    finally:
+        client.execute_sql(f"set memory_limit = '{loads_limit}'")
 
 
 @contextmanager

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Optional
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -20,6 +21,9 @@ class TransformSettings:
     reporting_timezone: str = "UTC"
     """IANA zone in which local dates and 15-minute intervals are cut."""
     dataset: str = DEFAULT_DATASET
+    memory_limit: Optional[str] = None
+    """DuckDB's memory limit while building (e.g. `4GB`); None: DuckDB's default, 80 % of the
+    machine's memory. Loads run with a smaller one (pipelines/warehouse.py)."""
 
     def __post_init__(self) -> None:
         try:
@@ -30,13 +34,20 @@ class TransformSettings:
                 f" America/New_York, got {self.reporting_timezone!r}") from None
         if not self.dataset.replace("_", "").isalnum():
             raise SettingsError(f"transforms.dataset must be a plain name, got {self.dataset!r}")
+        if self.memory_limit is not None and not _MEMORY.fullmatch(self.memory_limit.strip()):
+            raise SettingsError("transforms.memory_limit must be an amount such as 4GB or"
+                                f" 512MB, got {self.memory_limit!r}")
+
+
+_MEMORY = re.compile(r"\d+(\.\d+)?\s*([KMGT]i?B|B)", re.IGNORECASE)
 
 
 def load_settings(dataset: Optional[str] = None) -> TransformSettings:
-    """`transforms.reporting_timezone` (env TRANSFORMS__REPORTING_TIMEZONE) and
-    `transforms.dataset`, with their defaults."""
+    """`transforms.reporting_timezone` (env TRANSFORMS__REPORTING_TIMEZONE),
+    `transforms.dataset` and `transforms.memory_limit`, with their defaults."""
     timezone = dlt.config.get("transforms.reporting_timezone", str) or "UTC"
     return TransformSettings(
         reporting_timezone=timezone,
         dataset=dataset or dlt.config.get("transforms.dataset", str) or DEFAULT_DATASET,
+        memory_limit=dlt.config.get("transforms.memory_limit", str),
     )

@@ -41,6 +41,7 @@ from sources.ujet.helpers.tailing import (
     parse_timestamp,
     read_pages,
 )
+from sources.ujet.helpers.unchanged import RecentReads, digest
 from sources.ujet.settings import (
     AGENT_ACTIVITY_LOGS,
     CATALOG,
@@ -62,6 +63,8 @@ from sources.ujet.settings import (
 )
 
 MERGE = {"disposition": "merge", "strategy": "delete-insert"}
+RECENT_READS = "recent_reads"
+"""Resource state key: digests of what the last run read inside its lookback window."""
 logger = logging.getLogger(__name__)
 
 
@@ -141,7 +144,7 @@ def ujet_source(
     for endpoint in CONTACTS:
         resources.append(
             _resource(contacts, endpoint)(
-                api, endpoint, run_started, policy, session,
+                api, endpoint, run_started, policy, session, timedelta(seconds=lookback_seconds),
                 updated_at=dlt.sources.incremental(
                     "updated_at", initial_value=start, lag=lookback_seconds or None,
                     on_cursor_value_missing="include"),
@@ -170,32 +173,54 @@ def contacts(
     run_started: pendulum.DateTime,
     policy: PiiPolicy,
     session: FetchSession,
+    lookback: timedelta,
     updated_at: dlt.sources.incremental[pendulum.DateTime] = dlt.sources.incremental("updated_at"),
 ) -> Iterator[Any]:
     """Calls, chats or emails updated since the cursor (minus the lookback), up to run start.
 
     dlt keeps the cursor in pipeline state and commits it with the load package that holds
-    the records, so it only advances when they are loaded.
+    the records, so it only advances when they are loaded. Records the lookback reads again
+    exactly as the last run loaded them are not loaded again (helpers/unchanged.py).
     """
     start = updated_at.start_value
     if start is None:
         raise UjetError(f"{endpoint.name}: the incremental cursor has no start value")
+    recent = RecentReads(dlt.current.resource_state().get(RECENT_READS), lookback, ("updated_at",))
     yield from _from_feed(session, endpoint.name,
-                          lambda: _contact_rows(api, endpoint, run_started, policy, start))
+                          lambda: _contact_rows(api, endpoint, run_started, policy, start, recent))
 
 
 def _contact_rows(api: UjetApi, endpoint: Endpoint, run_started: pendulum.DateTime,
-                  policy: PiiPolicy, start: pendulum.DateTime) -> Iterator[Any]:
+                  policy: PiiPolicy, start: pendulum.DateTime,
+                  recent: RecentReads) -> Iterator[Any]:
     progress = Progress(endpoint.name, lambda: api.client.stats.by_endpoint[endpoint.path])
     tail = CursorTail(api.fetcher(endpoint.path), "updated_at", run_started)
     for batch in tail.read(start):
         rows, held = screen(batch, resource=endpoint.name, kind="contacts", policy=policy,
                             cursor="updated_at")
         progress.add(len(batch), rows[-1].get("updated_at") if rows else None)
-        if rows:
-            yield [prepare(r, endpoint.root_id) for r in rows]
+        yield from _changed(rows, endpoint.root_id, recent, progress)
         yield from _quarantine(api, endpoint, held, policy)
     progress.done()
+
+
+def _changed(rows: list[Record], root_id: Optional[str], recent: RecentReads,
+             progress: Progress) -> Iterator[Any]:
+    """The prepared rows the last run did not load as they are now, then the digests of all
+    of them, to be committed with those rows."""
+    changed = []
+    for row in rows:
+        prepared = prepare(row, root_id)
+        fingerprint = digest(prepared)
+        if recent.seen_unchanged(prepared.get("id"), fingerprint):
+            progress.unchanged += 1
+        else:
+            changed.append(prepared)
+        recent.remember(prepared.get("id"), fingerprint, prepared)
+    if changed:
+        yield changed
+    if rows:
+        yield StateUpdate(RECENT_READS, recent.saved())
 
 
 def agent_activity_logs(
@@ -215,14 +240,17 @@ def agent_activity_logs(
     is read by the first pass only, closed). Both cursors live in this resource's dlt state
     and are committed with the rows they cover.
     """
-    cursors = dict(dlt.current.resource_state().get("cursors", {}))
+    state = dlt.current.resource_state()
+    cursors = dict(state.get("cursors", {}))
+    recent = RecentReads(state.get(RECENT_READS), lookback, ("started_at", "ended_at"))
     yield from _from_feed(session, AGENT_ACTIVITY_LOGS.name, lambda: _activity_rows(
-        api, start, lookback, run_started, policy, cursors))
+        api, start, lookback, run_started, policy, cursors, recent))
 
 
 def _activity_rows(api: UjetApi, start: pendulum.DateTime, lookback: timedelta,
                    run_started: pendulum.DateTime, policy: PiiPolicy,
-                   cursors: dict[str, str]) -> Iterator[Any]:
+                   cursors: dict[str, str], recent: Optional[RecentReads] = None) -> Iterator[Any]:
+    recent = recent or RecentReads(None, lookback, ("started_at", "ended_at"))
     endpoint = AGENT_ACTIVITY_LOGS
     progress = Progress(endpoint.name, lambda: api.client.stats.by_endpoint[endpoint.path])
 
@@ -252,8 +280,9 @@ def _activity_rows(api: UjetApi, start: pendulum.DateTime, lookback: timedelta,
             for cursor_field in ("started_at", "ended_at"):
                 _advance(cursors, cursor_field, rows)
             progress.add(len(rows), f"{field} {rows[-1].get(field)}" if rows else None)
+            yield from _changed(rows, None, recent, progress)
             if rows:
-                yield [prepare(r) for r in rows]
+                # after the rows: a cursor committed without its rows would skip them
                 yield StateUpdate("cursors", dict(cursors))
             yield from _quarantine(api, endpoint, held, policy)
     progress.done()

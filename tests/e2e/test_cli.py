@@ -45,11 +45,13 @@ def test_bad_token_fails_at_once_with_a_clear_message_and_never_shows_the_token(
         harness, tmp_path: Path) -> None:
     h: Harness = harness()
     wrong = "not-the-right-token-7f3a9c"
+    (tmp_path / "run.json").write_text('{"rows": {"calls": 1}}')   # an earlier run's report
 
-    result = ccelt("--log-level", "DEBUG", "run", "ujet", env=tenant_env(h, tmp_path, wrong),
-                   cwd=tmp_path)
+    result = ccelt("--log-level", "DEBUG", "run", "ujet", "--report", "run.json",
+                   env=tenant_env(h, tmp_path, wrong), cwd=tmp_path)
 
     assert result.returncode == 3
+    assert not (tmp_path / "run.json").exists(), "a failed run must not leave a report behind"
     assert "refused the credentials" in result.stderr
     assert "sources.ujet.api_token" in result.stderr
     assert wrong not in result.stdout + result.stderr

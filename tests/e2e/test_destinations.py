@@ -195,3 +195,29 @@ def test_a_one_off_run_into_another_engine_takes_its_credentials_from_dlts_usual
     assert in_postgres == len(h.tenant.records("agents"))
     assert usual.returncode == 0, usual.stderr
     assert f"loaded into duckdb ({h.database})" in usual.stdout
+
+
+def test_duckdb_loads_with_a_small_memory_limit_and_builds_with_the_configured_one(harness) -> None:
+    """DuckDB's default limit (80 % of the machine) lets its buffer pool grow with the
+    warehouse while loading; the build may take more, and hands the small limit back."""
+    from transforms.runner import _build_memory, _target
+    from transforms.settings import TransformSettings
+
+    h: Harness = harness()
+    h.run(transform="UTC")
+    configured = TransformSettings("UTC", memory_limit="300MB")
+
+    def limit(client: Any) -> str:
+        return client.execute_sql("select current_setting('memory_limit')")[0][0]
+
+    with h.pipeline().sql_client() as client:
+        loading = limit(client)
+        with _build_memory(client, _target(client, "ujet", configured), configured):
+            building = limit(client)
+        with _build_memory(client, _target(client, "ujet", TransformSettings()), TransformSettings()):
+            by_default = limit(client)
+        after = limit(client)
+
+    assert loading == after == "122.0 MiB"    # 128 MB, as DuckDB writes it
+    assert building == "286.1 MiB"            # 300 MB
+    assert by_default not in (loading, building), "DuckDB's own default, a share of the machine"

@@ -14,7 +14,7 @@ from pipelines.warehouse import loader_file_format
 from sources.ujet import ujet_source
 from sources.ujet.helpers.errors import ConfigurationError
 from sources.ujet.helpers.rows import flatten_tree
-from sources.ujet.sandbox.generate import ts
+from sources.ujet.sandbox.generate import parse_ts, ts
 from tests.e2e.conftest import Harness
 from tests.e2e.exactness import assert_exact
 
@@ -44,6 +44,39 @@ def test_second_run_without_changes_makes_the_minimum_number_of_requests(harness
     expected = 3 + 2 + sum(pages.values()) + 1 + 2 + 2 + 2 * 2
     assert summary.requests == len(h.sandbox.requests) == expected
     assert not any(summary.rows.get(kind) for kind in ("calls", "chats", "emails"))
+
+
+def test_what_the_lookback_reads_again_unchanged_is_not_loaded_again(harness) -> None:
+    from datetime import timedelta
+
+    h: Harness = harness()   # the default 10-minute lookback
+    for kind, count in (("calls", 6), ("chats", 3), ("emails", 2)):
+        h.tenant.create(kind, count)   # busy minutes before the run: the lookback reads them again
+    h.tenant.advance_activity()
+    h.run(transform="UTC")
+    # a late commit: the vendor changes a call but stamps it 3 minutes ago, inside the
+    # lookback and before the cursor, exactly what the lookback is there to catch
+    [late] = h.tenant.late_commit("calls", 1, age=timedelta(minutes=3))
+    h.sandbox.reset_log()
+
+    again = h.run(transform="UTC")
+
+    now = h.tenant.now()
+    reread = [r for r in h.tenant.records("calls")
+              if now - timedelta(minutes=11) <= parse_ts(r["updated_at"]) <= now]
+    assert len(reread) >= 7, "the lookback should have read more than the one late commit"
+    assert again.rows.get("calls") == 1, "only the late commit is new"
+    for kind in ("chats", "emails", "agent_activity_logs"):
+        assert not again.rows.get(kind), f"{kind} were loaded again unchanged"
+    assert again.transform is not None and again.transform.changed == {"contacts": 1, "activity": 0}
+    with h.warehouse() as warehouse:
+        assert_exact(warehouse, h.tenant, as_of=h.frozen_bound())
+        loaded = warehouse.execute(f"select count(*) from ujet.calls where id = {late}").fetchone()
+    assert loaded == (1,)
+
+    third = h.run(transform="UTC")   # and the run after loads nothing at all
+    assert not any(third.rows.get(k) for k in ("calls", "chats", "emails", "agent_activity_logs"))
+    assert third.transform is not None and sum(third.transform.partitions.values()) == 0
 
 
 def test_a_run_that_died_before_loading_is_finished_by_the_next_one(harness) -> None:

@@ -9,6 +9,7 @@ import sqlglot
 
 from transforms.dialect import Target, render
 from transforms.project import Model, ProjectError, build_order, load_project
+from transforms.settings import SettingsError, TransformSettings
 
 
 def write(root: Path, layer: str, name: str, text: str) -> None:
@@ -106,3 +107,14 @@ def test_staging_gets_typed_nulls_for_columns_and_tables_dlt_has_not_created_yet
     assert 'CAST(NULL AS BIGINT) AS rating FROM "raw_ds"."calls"' in partial
     assert "WHERE FALSE" in missing
     assert complete == 'SELECT id, rating FROM "raw_ds"."calls"'
+
+
+@pytest.mark.parametrize("value", ["4GB", "512MB", "1.5 GiB", "900kb"])
+def test_a_memory_limit_is_an_amount(value: str) -> None:
+    assert TransformSettings(memory_limit=value).memory_limit == value
+
+
+@pytest.mark.parametrize("value", ["lots", "80%", "4 G", "'; drop table x; --"])
+def test_anything_else_as_memory_limit_names_the_key(value: str) -> None:
+    with pytest.raises(SettingsError, match="transforms.memory_limit must be an amount"):
+        TransformSettings(memory_limit=value)

@@ -16,6 +16,8 @@ class Progress:
     def __init__(self, resource: str, requests: Callable[[], int], interval: float = 10.0) -> None:
         self.resource = resource
         self.records = 0
+        self.unchanged = 0
+        """Records read again exactly as the last run loaded them (not loaded again)."""
         self._requests = requests
         self._interval = interval
         self._started = self._last = time.monotonic()
@@ -30,5 +32,7 @@ class Progress:
                         self._requests(), at)
 
     def done(self) -> None:
-        logger.info("%s: %d records in %d requests, %.1fs", self.resource, self.records,
-                    self._requests(), time.monotonic() - self._started)
+        again = f" ({self.unchanged} unchanged since the last run, not loaded again)" \
+            if self.unchanged else ""
+        logger.info("%s: %d records in %d requests%s, %.1fs", self.resource, self.records,
+                    self._requests(), again, time.monotonic() - self._started)
