@@ -16,6 +16,7 @@ from dlt.common.destination import Destination
 from dlt.common.pipeline import LoadInfo, get_dlt_pipelines_dir
 
 from pipelines.lock import run_lock
+from pipelines.memory import collector_spares_startup
 from pipelines.warehouse import (
     apply_engine_defaults,
     describe,
@@ -99,7 +100,8 @@ def run_ujet(
     _apply_dlt_defaults()
     destination = destination or warehouse_destination()
     apply_engine_defaults(destination)
-    with run_lock(get_dlt_pipelines_dir(), pipeline_name), _prompt_thread_switches():
+    with run_lock(get_dlt_pipelines_dir(), pipeline_name), _prompt_thread_switches(), \
+            collector_spares_startup():
         return _run_locked(pipeline_name, dataset_name, destination, resources, source_args,
                            transform)
 
@@ -149,6 +151,7 @@ def _run_locked(pipeline_name: str, dataset_name: str, destination: Destination,
                 # its table, and an empty resource only costs time
                 source = source.with_resources(*session.unfinished(list(source.selected_resources)))
             if not summary.slices:
+                session.expect(list(source.selected_resources))
                 logger.info("%s: extracting %s into %s dataset %s", pipeline_name,
                             ", ".join(source.selected_resources), summary.destination, dataset_name)
             _apply_file_format(source, file_format)
@@ -195,9 +198,11 @@ DLT_DEFAULTS: dict[str, Any] = {
     "load.auto_abort_on_terminal_error": True,
     # intermediate files live on local disk for seconds: gzip costs more CPU than it saves
     "data_writer.disable_compression": True,
-    # rows a writer holds before writing them out; normalize reads a file a buffer at a time,
-    # so dlt's 5,000 calls meant 65 MB of dicts at once; 1,000 is as fast (decisions.md)
-    "data_writer.buffer_max_items": 1_000,
+    # rows a writer holds before writing them out. Normalize reads a file a buffer at a
+    # time: dlt's 5,000 calls were 65 MB of dicts at once, and parsing one held the
+    # interpreter for up to 70 ms, long enough to make a due request late; 200 is faster
+    # still (docs/decisions.md)
+    "data_writer.buffer_max_items": 200,
     # every resource takes from its feed at once, so no feed waits for a free worker
     "extract.workers": 16,
 }

@@ -22,7 +22,7 @@ from dlt.sources import DltResource
 from sources._http import RetryPolicy
 from sources.ujet.helpers.client import UjetApi, resolve_base_url, validate_subdomain
 from sources.ujet.helpers.errors import ConfigurationError, UjetError
-from sources.ujet.helpers.feeds import Slice, FetchSession, StateUpdate
+from sources.ujet.helpers.feeds import FetchSession, Slice, StateUpdate, read_ahead
 from sources.ujet.helpers.pages import Record
 from sources.ujet.helpers.privacy import PiiPolicy
 from sources.ujet.helpers.progress import Progress
@@ -195,7 +195,7 @@ def _contact_rows(api: UjetApi, endpoint: Endpoint, run_started: pendulum.DateTi
                   recent: RecentReads) -> Iterator[Any]:
     progress = Progress(endpoint.name, lambda: api.client.stats.by_endpoint[endpoint.path])
     tail = CursorTail(api.fetcher(endpoint.path), "updated_at", run_started)
-    for batch in tail.read(start):
+    for batch in read_ahead(tail.read(start)):
         rows, held = screen(batch, resource=endpoint.name, kind="contacts", policy=policy,
                             cursor="updated_at")
         progress.add(len(batch), rows[-1].get("updated_at") if rows else None)
@@ -269,7 +269,7 @@ def _activity_rows(api: UjetApi, start: pendulum.DateTime, lookback: timedelta,
     at_boundary: set[Any] = set()
     for field, window, fixed in passes:
         tail = CursorTail(api.fetcher(endpoint.path, fixed), field, run_started)
-        for batch in tail.read(window):
+        for batch in read_ahead(tail.read(window)):
             rows, held = screen(batch, resource=endpoint.name, kind="agent_activity_logs",
                                 policy=policy, cursor=field)
             if field == "started_at":

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections.abc import Iterator
 
 import pytest
 
-from sources.ujet.helpers.feeds import MAX_BUFFERED_ROWS, FetchSession, Slice
+from sources.ujet.helpers.feeds import (
+    MAX_BUFFERED_ROWS,
+    SESSION_BUFFERED_ROWS,
+    FetchSession,
+    Slice,
+    read_ahead,
+)
 
 
 def pages(count: int, rows: int = 10) -> Iterator[list[int]]:
@@ -79,20 +86,24 @@ def test_a_producer_error_is_raised_after_everything_it_fetched_before_it() -> N
     assert got == [[1, 2]]
 
 
-def test_a_feed_holds_a_bounded_number_of_rows_ahead_of_dlt() -> None:
-    produced: list[int] = []
+def test_feeds_fetching_together_hold_a_bounded_number_of_rows_ahead_of_dlt() -> None:
+    produced: dict[str, int] = {}
 
-    def eager() -> Iterator[list[int]]:
-        for page in pages(MAX_BUFFERED_ROWS // 100 * 3, rows=100):
-            produced.append(len(page))
+    def eager(name: str) -> Iterator[list[int]]:
+        for page in pages(SESSION_BUFFERED_ROWS // 100 * 3, rows=100):
+            produced[name] = produced.get(name, 0) + len(page)
             yield page
 
     session = FetchSession()
-    session.feed("calls", eager)
-    time.sleep(0.5)
+    names = ["calls", "chats", "emails", "agent_activity_logs"]
+    session.expect(names)
+    for name in names:
+        session.feed(name, lambda name=name: eager(name))
+    time.sleep(0.8)
     session.close()
 
-    assert MAX_BUFFERED_ROWS <= sum(produced) <= MAX_BUFFERED_ROWS + 100
+    # four feeds still fetching share the session's room: each holds its own share
+    assert all(MAX_BUFFERED_ROWS <= rows <= MAX_BUFFERED_ROWS + 100 for rows in produced.values())
 
 
 def test_an_unbounded_slice_has_no_remaining_time() -> None:
@@ -100,3 +111,80 @@ def test_an_unbounded_slice_has_no_remaining_time() -> None:
     unbounded.took(10**6)
 
     assert unbounded.remaining() is None and not unbounded.over
+
+
+def test_reading_ahead_fetches_the_next_page_while_the_caller_works_and_keeps_order() -> None:
+    fetched: list[int] = []
+    second_fetched_while_first_handled = threading.Event()
+
+    def slow_pages() -> Iterator[int]:
+        for number in range(5):
+            fetched.append(number)
+            if number == 1:
+                second_fetched_while_first_handled.set()
+            yield number
+
+    got = []
+    for page in read_ahead(slow_pages(), depth=2):
+        if page == 0:
+            assert second_fetched_while_first_handled.wait(5), "page 1 was not fetched ahead"
+        got.append(page)
+
+    assert got == [0, 1, 2, 3, 4]
+
+
+def test_reading_ahead_stays_within_its_depth_and_raises_the_readers_error_in_order() -> None:
+    fetched: list[int] = []
+
+    def failing() -> Iterator[int]:
+        for number in range(3):
+            fetched.append(number)
+            yield number
+        raise RuntimeError("HTTP 503 six times")
+
+    pages = read_ahead(failing(), depth=1)
+    assert next(pages) == 0
+    time.sleep(0.2)
+    assert fetched == [0, 1], "one page ahead, not more"
+    assert list(itertools.islice(pages, 2)) == [1, 2]
+    with pytest.raises(RuntimeError, match="six times"):
+        next(pages)
+
+
+def test_a_caller_that_stops_early_stops_the_reader() -> None:
+    fetched: list[int] = []
+
+    def endless() -> Iterator[int]:
+        number = 0
+        while True:
+            fetched.append(number)
+            yield number
+            number += 1
+
+    pages = read_ahead(endless(), depth=2)
+    assert next(pages) == 0
+    pages.close()
+    time.sleep(1.2)
+    settled = len(fetched)
+    time.sleep(0.6)
+
+    assert len(fetched) == settled <= 4
+
+
+def test_a_feed_left_alone_may_buffer_what_the_finished_ones_leave() -> None:
+    produced = [0]
+
+    def eager() -> Iterator[list[int]]:
+        for page in pages(SESSION_BUFFERED_ROWS // 100 * 2, rows=100):
+            produced[0] += len(page)
+            yield page
+
+    session = FetchSession()
+    session.feed("chats", lambda: pages(3))      # a small feed, done after three pages
+    time.sleep(0.2)
+    session.feed("calls", eager)
+    time.sleep(1.0)
+    session.close()
+
+    # alone in fetching, calls used the session's whole room, not only its own share
+    assert SESSION_BUFFERED_ROWS <= produced[0] <= SESSION_BUFFERED_ROWS + 100

@@ -32,6 +32,10 @@ MAX_BUFFERED_ROWS = 5_000
 """Rows a feed may hold ahead of dlt: at 10 requests/s all feeds together fetch about
 1,000 rows a second, so four feeds cover the few seconds a slice takes to normalize and
 load, and a call's few KB each keep memory flat (docs/benchmarks.md)."""
+SESSION_BUFFERED_ROWS = 4 * MAX_BUFFERED_ROWS
+"""Rows the big feeds may hold together: shared among those still fetching, so that the
+last one still reading keeps the request budget busy while a slice is loaded, and memory
+stays what four shares take (the small feeds end after a page or two)."""
 
 
 @dataclass(frozen=True)
@@ -75,10 +79,12 @@ class Slice:
 class Feed:
     """One producer in a thread, its output in a bounded buffer."""
 
-    def __init__(self, name: str, produce: Iterator[Any], stopped: threading.Event) -> None:
+    def __init__(self, name: str, produce: Iterator[Any], stopped: threading.Event,
+                 room: Callable[[Feed], int] = lambda feed: MAX_BUFFERED_ROWS) -> None:
         self.name = name
         self._produce = produce
         self._stopped = stopped
+        self._room = room
         self._items: deque[Any] = deque()
         self._buffered = 0
         self._done = False
@@ -91,8 +97,9 @@ class Feed:
         try:
             for item in self._produce:
                 with self._changed:
-                    while self._buffered >= MAX_BUFFERED_ROWS and not self._stopped.is_set():
-                        self._changed.wait(timeout=0.5)
+                    while self._buffered >= self._room(self) and not self._stopped.is_set():
+                        # other feeds' buffers shrink without telling: look again soon
+                        self._changed.wait(timeout=0.1)
                     if self._stopped.is_set():
                         return
                     self._items.append(item)
@@ -101,6 +108,10 @@ class Feed:
         except BaseException as exc:  # noqa: BLE001 (handed to the consumer, which raises it)
             self._error = exc
         finally:
+            # a feed stopped half-way closes its producer, which stops any reader it runs ahead
+            close = getattr(self._produce, "close", None)
+            if close is not None:
+                close()
             with self._changed:
                 self._done = True
                 self._changed.notify_all()
@@ -131,9 +142,68 @@ class Feed:
             until.took(_size(item))
 
     @property
+    def done_fetching(self) -> bool:
+        """Its producer has ended (what it fetched may still wait to be taken)."""
+        return self._done
+
+    @property
     def exhausted(self) -> bool:
         with self._changed:
             return self._done and not self._items and self._error is None
+
+
+def read_ahead(pages: Iterator[Any], depth: int = 2) -> Iterator[Any]:
+    """`pages`, produced in a thread of their own up to `depth` pages ahead of the caller.
+
+    A tailing reader cannot ask for its next page before it has read the last one, but it
+    need not wait while that page is screened, prepared and fingerprinted either: this puts
+    the next request on the wire while the caller works. At 10 requests/s a single resource
+    (the last one still reading) could otherwise not keep the rate (docs/decisions.md).
+    """
+    queue: deque[tuple[str, Any]] = deque()
+    changed = threading.Condition()
+    closed = threading.Event()
+
+    def produce() -> None:
+        try:
+            while True:
+                # wait for room before asking for a page: `depth` requests ahead, no more
+                with changed:
+                    while len(queue) >= depth and not closed.is_set():
+                        changed.wait(timeout=0.5)
+                    if closed.is_set():
+                        return
+                try:
+                    page = next(pages)
+                except StopIteration:
+                    break
+                with changed:
+                    queue.append(("page", page))
+                    changed.notify_all()
+            outcome: tuple[str, Any] = ("done", None)
+        except BaseException as exc:  # noqa: BLE001 (raised in the caller's thread)
+            outcome = ("error", exc)
+        with changed:
+            queue.append(outcome)
+            changed.notify_all()
+
+    threading.Thread(target=produce, name="read-ahead", daemon=True).start()
+    try:
+        while True:
+            with changed:
+                while not queue:
+                    changed.wait(timeout=0.5)
+                kind, value = queue.popleft()
+                changed.notify_all()
+            if kind == "done":
+                return
+            if kind == "error":
+                raise value
+            yield value
+    finally:
+        closed.set()
+        with changed:
+            changed.notify_all()
 
 
 class FetchSession:
@@ -147,6 +217,7 @@ class FetchSession:
         self.run_started = now.replace(microsecond=now.microsecond // 1000 * 1000)
         """The run's frozen upper bound of every incremental read, and its snapshot time."""
         self._feeds: dict[str, Feed] = {}
+        self._expected: set[str] = set()
         self._lock = threading.Lock()
         self._stopped = threading.Event()
 
@@ -157,8 +228,23 @@ class FetchSession:
         """The resource's feed, started with `producer()` the first time it is asked for."""
         with self._lock:
             if name not in self._feeds:
-                self._feeds[name] = Feed(name, producer(), self._stopped)
+                self._feeds[name] = Feed(name, producer(), self._stopped, self._room)
             return self._feeds[name]
+
+    def expect(self, names: list[str]) -> None:
+        """The resources that will take from feeds: a feed started early does not take the
+        room of the ones about to start."""
+        with self._lock:
+            self._expected.update(names)
+
+    def _room(self, feed: Feed) -> int:
+        """Rows a feed may hold: an equal share of the session's among the feeds still
+        fetching or about to, never less than its own `MAX_BUFFERED_ROWS`."""
+        with self._lock:
+            feeds = dict(self._feeds)
+            expected = self._expected | set(feeds)
+        fetching = sum(1 for name in expected if name not in feeds or not feeds[name].done_fetching)
+        return max(MAX_BUFFERED_ROWS, SESSION_BUFFERED_ROWS // max(1, fetching))
 
     def finished(self, names: list[str]) -> bool:
         """Every named resource has started its feed and taken all of it."""
