@@ -29,9 +29,11 @@ FORMAT_PREFERENCE: tuple[TLoaderFileFormat, ...] = ("jsonl",)
 DUCKDB_LOAD_DEFAULTS: dict[str, object] = {
     # DuckDB's own default is 80 % of the machine's memory, which its buffer pool fills with
     # pages of the tables that loads merge into: the process then grows with the warehouse.
-    # Loads need little (the merges stream the big side); 128 MB loaded a million calls as
-    # fast as no limit did (docs/benchmarks.md, docs/decisions.md). Builds set their own.
-    "destination.warehouse.credentials.global_config": {"memory_limit": "128MB"},
+    # Loads need little (the merges stream the big side), but 128 MB was too little for
+    # three load workers at once: about one slice in three had a job fail with DuckDB's
+    # "Out of Memory Error" and be retried. 256 MB never failed and the process was no
+    # bigger (docs/decisions.md). Builds set their own.
+    "destination.warehouse.credentials.global_config": {"memory_limit": "256MB"},
     # dlt loads up to 20 files at once; into one DuckDB file they only compete for it, and
     # each holds its own buffers: three are as fast and take a hundred MB less
     "load.workers": 3,
