@@ -33,7 +33,7 @@ DUCKDB_LOAD_DEFAULTS: dict[str, object] = {
     # three load workers at once: about one slice in three had a job fail with DuckDB's
     # "Out of Memory Error" and be retried. 256 MB never failed and the process was no
     # bigger (docs/decisions.md). Builds set their own.
-    "destination.warehouse.credentials.global_config": {"memory_limit": "256MB"},
+    "destination.warehouse.credentials.global_config": {"memory_limit": "256MiB"},
     # dlt loads up to 20 files at once; into one DuckDB file they only compete for it, and
     # each holds its own buffers: three are as fast and take a hundred MB less
     "load.workers": 3,

@@ -218,6 +218,6 @@ def test_duckdb_loads_with_a_small_memory_limit_and_builds_with_the_configured_o
             by_default = limit(client)
         after = limit(client)
 
-    assert loading == after == "244.0 MiB"    # 256 MB, as DuckDB writes it
+    assert loading == after == "256.0 MiB"    # in MiB, which DuckDB hands back unrounded
     assert building == "286.1 MiB"            # 300 MB
     assert by_default not in (loading, building), "DuckDB's own default, a share of the machine"
