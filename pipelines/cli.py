@@ -23,7 +23,12 @@ from pipelines.lock import RunInProgress, run_lock
 from pipelines.memory import limit_malloc_arenas
 from pipelines.summary import format_summary, summary_record
 from pipelines.ujet import PackageRejected
-from pipelines.warehouse import WarehouseUnreachable, unreachable, warehouse_destination
+from pipelines.warehouse import (
+    WarehouseSettingError,
+    WarehouseUnreachable,
+    unreachable,
+    warehouse_destination,
+)
 from sources._http import AuthenticationError, HttpError
 from sources.ujet.helpers.errors import ConfigurationError, UjetError
 from transforms.runner import DataTestFailed
@@ -304,7 +309,8 @@ def _explain(exc: BaseException) -> tuple[int, str]:
         return EXIT_CONFIG, (f"unknown warehouse engine {getattr(unknown_engine, 'ref', '')!r} in"
                              " destination.warehouse.destination_type (or --destination): use"
                              " duckdb, postgres, bigquery or motherduck; see docs/destinations.md")
-    if invalid := first(ConfigurationError) or first(SettingsError):
+    if invalid := (first(ConfigurationError) or first(SettingsError)
+                   or first(WarehouseSettingError)):
         return EXIT_CONFIG, str(invalid)
     if broken := first(DataTestFailed):
         loaded = getattr(broken, "summary", None)

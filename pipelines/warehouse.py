@@ -10,6 +10,7 @@ for that engine (`DESTINATION__POSTGRES__CREDENTIALS`).
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 from typing import Any, Optional
 
@@ -73,10 +74,27 @@ def warehouse_destination(destination_type: Optional[str] = None) -> Destination
     return dlt.destination(WAREHOUSE, destination_type=configured)
 
 
+class WarehouseSettingError(ValueError):
+    """A `destination.warehouse.*` setting of ccelt's is invalid; the message names it."""
+
+
 def loader_file_format(destination: Destination) -> Optional[TLoaderFileFormat]:
-    """The fastest file format the destination loads, or None for its own default."""
-    supported = destination.capabilities().supported_loader_file_formats
-    return next((fmt for fmt in FORMAT_PREFERENCE if fmt in supported), None)
+    """`destination.warehouse.loader_file_format` if set, else the fastest file format the
+    engine loads, or None for its own default."""
+    supported = list(destination.capabilities().supported_loader_file_formats or ())
+    configured = dlt.config.get(f"destination.{WAREHOUSE}.loader_file_format", str)
+    if not configured:
+        return next((fmt for fmt in FORMAT_PREFERENCE if fmt in supported), None)
+    key = f"destination.{WAREHOUSE}.loader_file_format"
+    if configured not in supported:
+        raise WarehouseSettingError(
+            f"{key} is {configured!r}, which {engine(destination)} does not load; use one of"
+            f" {', '.join(supported)}, or leave it unset for ccelt's choice")
+    if configured == "parquet" and importlib.util.find_spec("pyarrow") is None:
+        raise WarehouseSettingError(
+            f"{key} is 'parquet', which needs pyarrow: pip install pyarrow (ccelt does not"
+            " install it: jsonl loads DuckDB as fast, see docs/decisions.md)")
+    return configured  # type: ignore[return-value]
 
 
 def engine(destination: Destination) -> str:

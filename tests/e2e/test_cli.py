@@ -136,6 +136,20 @@ def test_a_setting_of_the_wrong_type_names_the_key(harness, tmp_path: Path) -> N
     assert h.sandbox.requests == []
 
 
+def test_a_loader_format_the_engine_cannot_load_is_reported_before_any_request(
+        harness, tmp_path: Path) -> None:
+    h: Harness = harness()
+    env = tenant_env(h, tmp_path, h.sandbox.options.api_token)
+    env["DESTINATION__WAREHOUSE__LOADER_FILE_FORMAT"] = "csv-ish"
+
+    result = ccelt("run", "ujet", env=env, cwd=tmp_path)
+
+    assert result.returncode == 2
+    assert "destination.warehouse.loader_file_format" in result.stderr
+    assert "jsonl" in result.stderr, "the message lists what DuckDB does load"
+    assert h.sandbox.requests == []
+
+
 def test_an_unknown_resource_is_a_configuration_error_listing_the_choices(harness, tmp_path: Path) -> None:
     h: Harness = harness()
 
