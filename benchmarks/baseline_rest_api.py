@@ -38,7 +38,8 @@ def main() -> None:
                             destination=dlt.destinations.duckdb(os.environ["BASELINE_DUCKDB"]))
     pipeline.run(baseline_source(os.environ["BASELINE_BASE_URL"], os.environ["BASELINE_USERNAME"],
                                  os.environ["BASELINE_PASSWORD"]))
-    counts = pipeline.last_trace.last_normalize_info.row_counts
+    normalized = pipeline.last_trace.last_normalize_info if pipeline.last_trace else None
+    counts = normalized.row_counts if normalized else {}
     print(f"records: {sum(counts.get(name, 0) for name in RESOURCES)}")
 
 
