@@ -74,6 +74,18 @@ class Finished:
     stderr: str
     report: Optional[dict[str, Any]] = None
     """The JSON `--report` the command wrote, if it was asked to."""
+    pss_series: list[tuple[float, float]] = field(default_factory=list)
+    """(seconds since start, PSS of the process tree in MB), every 0.1 s."""
+
+    def peak_by_tenth(self) -> list[float]:
+        """Peak PSS in each tenth of the run: flat tenths mean memory does not grow with it."""
+        if not self.pss_series:
+            return []
+        tenths = [0.0] * 10
+        for at, mb in self.pss_series:
+            index = min(9, int(at / max(self.seconds, 1e-9) * 10))
+            tenths[index] = max(tenths[index], mb)
+        return tenths
 
     def check(self, what: str) -> Finished:
         if self.returncode != 0:
@@ -119,7 +131,7 @@ def run_measured(command: list[str], env: dict[str, str], cwd: Path,
                                stderr=subprocess.PIPE, text=True)
     out: list[str] = []
     err: list[str] = []
-    peak = [0.0]
+    series: list[tuple[float, float]] = []
     done = threading.Event()
 
     def drain(stream: IO[str], sink: list[str]) -> None:
@@ -128,7 +140,7 @@ def run_measured(command: list[str], env: dict[str, str], cwd: Path,
 
     def sample() -> None:
         while not done.wait(0.1):
-            peak[0] = max(peak[0], tree_pss_mb(process.pid))
+            series.append((time.monotonic() - started, tree_pss_mb(process.pid)))
 
     threads = [threading.Thread(target=drain, args=(process.stdout, out), daemon=True),
                threading.Thread(target=drain, args=(process.stderr, err), daemon=True),
@@ -147,9 +159,9 @@ def run_measured(command: list[str], env: dict[str, str], cwd: Path,
         thread.join(timeout=30)
     process.returncode = os.waitstatus_to_exitcode(status)
     written = json.loads(report.read_text()) if report and report.exists() else None
-    return Finished(command, seconds, peak[0], usage.ru_maxrss / 1024,
-                    usage.ru_utime + usage.ru_stime, process.returncode, "".join(out),
-                    "".join(err), written)
+    return Finished(command, seconds, max((mb for _, mb in series), default=0.0),
+                    usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime, process.returncode,
+                    "".join(out), "".join(err), written, series)
 
 
 def free_port() -> int:

@@ -42,6 +42,11 @@ def markdown(rows: list[Measure], machine: dict[str, str], quick: bool, seconds:
         "|---|---|---|---|---|",
     ]
     out += [f"| {m.number} | {m.what} | {m.target} | {m.value} | {_met(m)} |" for m in rows]
+    unmet = [m for m in rows if m.met is False]
+    if unmet:
+        out += ["", "### Targets not met, and why", ""]
+        out += [f"* **{m.number}. {m.what}:** {' '.join(m.notes) or 'see the sections below.'}"
+                for m in unmet]
     for backfill in backfills:
         out += _backfill_section(backfill)
     if speed is not None:
@@ -101,6 +106,12 @@ def _scale_section(grown: Scale) -> list[str]:
         return (f"| {shape.describe()} | {records:,} | {child_rows:,} | {run.seconds:,.0f}"
                 f" | {records / run.seconds:,.0f} | {run.peak_pss_mb:,.0f} | {run.peak_rss_mb:,.0f} |")
 
+    def tenths_line(shape: object, run: object) -> str:
+        from benchmarks.harness import Finished, TenantShape
+        assert isinstance(run, Finished) and isinstance(shape, TenantShape)
+        return (f"| {shape.calls:,} calls | "
+                + " | ".join(f"{mb:,.0f}" for mb in run.peak_by_tenth()) + " |")
+
     incremental = grown.incremental.report or {}
     build = incremental.get("transform") or {}
     rebuild = grown.rebuild.report or {}
@@ -113,6 +124,12 @@ def _scale_section(grown: Scale) -> list[str]:
             "|---|---|---|---|---|---|---|",
             backfill_line(grown.small, grown.small_backfill),
             backfill_line(grown.big, grown.big_backfill), "",
+            "Peak PSS (MB) in each tenth of the run's time: memory that grew with the history"
+            " would climb from tenth to tenth; a plateau is a bound.", "",
+            "| tenant | " + " | ".join(f"{n}/10" for n in range(1, 11)) + " |",
+            "|---|" + "---|" * 10,
+            tenths_line(grown.small, grown.small_backfill),
+            tenths_line(grown.big, grown.big_backfill), "",
             f"On the big warehouse: the first fact build took {float(first.get('seconds', 0)):,.1f} s;"
             f" then an incremental `ccelt run ujet` with nothing changed at the tenant took"
             f" {grown.incremental.seconds:,.1f} s ({incremental.get('requests', '?')} requests:"

@@ -14,6 +14,7 @@ slow result; unlike it, it is run by hand when a setting is in question.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import statistics
 import sys
@@ -43,6 +44,11 @@ class Variant:
     env: dict[str, str]
 
 
+def _duckdb(memory_limit: str, threads: int) -> dict[str, str]:
+    return {"DESTINATION__WAREHOUSE__CREDENTIALS__GLOBAL_CONFIG":
+            json.dumps({"memory_limit": memory_limit, "threads": threads})}
+
+
 VARIANTS = (
     Variant("defaults", "ccelt's defaults", {}),
     Variant("normalize-2-fork", "normalize in 2 forked worker processes",
@@ -57,8 +63,9 @@ VARIANTS = (
             {"DATA_WRITER__DISABLE_COMPRESSION": "false"}),
     Variant("load-1", "load.workers 1", {"LOAD__WORKERS": "1"}),
     Variant("load-20", "load.workers 20 (dlt's default)", {"LOAD__WORKERS": "20"}),
-    Variant("duckdb-128", "DuckDB memory_limit 128MB while loading",
-            {"DESTINATION__WAREHOUSE__CREDENTIALS__GLOBAL_CONFIG": '{"memory_limit": "128MB"}'}),
+    Variant("duckdb-96-1", "DuckDB 96 MiB, 1 thread while loading", _duckdb("96MiB", 1)),
+    Variant("duckdb-128-2", "DuckDB 128 MiB, 2 threads while loading", _duckdb("128MiB", 2)),
+    Variant("duckdb-256-2", "DuckDB 256 MiB, 2 threads while loading", _duckdb("256MiB", 2)),
     Variant("slice-5000", "slices of 5,000 rows", {"SOURCES__UJET__LOAD_EVERY_ROWS": "5000"}),
     Variant("slice-30000", "slices of 30,000 rows", {"SOURCES__UJET__LOAD_EVERY_ROWS": "30000"}),
     Variant("parquet", "parquet loader files (needs pyarrow, not a ccelt dependency)",

@@ -28,13 +28,13 @@ DEFAULT_DUCKDB_FILE = "ccelt.duckdb"
 FORMAT_PREFERENCE: tuple[TLoaderFileFormat, ...] = ("jsonl",)
 
 DUCKDB_LOAD_DEFAULTS: dict[str, object] = {
-    # DuckDB's own default is 80 % of the machine's memory, which its buffer pool fills with
-    # pages of the tables that loads merge into: the process then grows with the warehouse.
-    # Loads need little (the merges stream the big side), but 128 MB was too little for
-    # three load workers at once: about one slice in three had a job fail with DuckDB's
-    # "Out of Memory Error" and be retried. 256 MB never failed and the process was no
-    # bigger (docs/decisions.md). Builds set their own.
-    "destination.warehouse.credentials.global_config": {"memory_limit": "256MiB"},
+    # DuckDB's own default is 80 % of the machine's memory, and it uses what it may: each
+    # slice's load ends with DuckDB writing the slice into the file (a checkpoint), whose
+    # memory grew with the tables until it reached the limit. So the limit is what the
+    # process's peak grows by: 128 MiB, on one thread, loaded a million calls without a
+    # single job running out of memory (two threads with 128 MB ran out in one slice in
+    # three, and 256 MiB added 120 MB to the peak); docs/decisions.md. Builds set their own.
+    "destination.warehouse.credentials.global_config": {"memory_limit": "128MiB", "threads": 1},
     # dlt loads up to 20 files at once; into one DuckDB file they only compete for it, and
     # each holds its own buffers: three are as fast and take a hundred MB less
     "load.workers": 3,

@@ -164,21 +164,25 @@ def _target(client: Any, raw_dataset: str, settings: TransformSettings) -> Targe
 
 @contextmanager
 def _build_memory(client: Any, target: Target, settings: TransformSettings) -> Iterator[None]:
-    """DuckDB builds with `transforms.memory_limit` (default: DuckDB's own), then gives the
-    loads back the smaller limit they run with. Other warehouses manage their own memory."""
+    """DuckDB builds with `transforms.memory_limit` (default: DuckDB's own) on every core,
+    then gives the loads back the smaller limit and the one thread they run with. Other
+    warehouses manage their own memory."""
     if target.dialect != "duckdb":
         yield
         return
-    with client.execute_query("select current_setting('memory_limit')") as cursor:
-        loads_limit = cursor.fetchone()[0]
+    with client.execute_query(
+            "select current_setting('memory_limit'), current_setting('threads')") as cursor:
+        loads_limit, loads_threads = cursor.fetchone()
     if settings.memory_limit:
         client.execute_sql(f"set memory_limit = '{settings.memory_limit.strip()}'")
     else:
         client.execute_sql("reset memory_limit")
+    client.execute_sql("reset threads")
     try:
         yield
     finally:
         client.execute_sql(f"set memory_limit = '{loads_limit}'")
+        client.execute_sql(f"set threads = {int(loads_threads)}")
 
 
 @contextmanager

@@ -198,8 +198,9 @@ def test_a_one_off_run_into_another_engine_takes_its_credentials_from_dlts_usual
 
 
 def test_duckdb_loads_with_a_small_memory_limit_and_builds_with_the_configured_one(harness) -> None:
-    """DuckDB's default limit (80 % of the machine) lets its buffer pool grow with the
-    warehouse while loading; the build may take more, and hands the small limit back."""
+    """DuckDB's default limit (80 % of the machine) lets its memory grow with the warehouse
+    while loading; the build may take more, on every core, and hands the small limit and
+    the single thread back."""
     from transforms.runner import _build_memory, _target
     from transforms.settings import TransformSettings
 
@@ -207,17 +208,17 @@ def test_duckdb_loads_with_a_small_memory_limit_and_builds_with_the_configured_o
     h.run(transform="UTC")
     configured = TransformSettings("UTC", memory_limit="300MB")
 
-    def limit(client: Any) -> str:
-        return client.execute_sql("select current_setting('memory_limit')")[0][0]
+    def setting(client: Any, name: str) -> str:
+        return str(client.execute_sql(f"select current_setting('{name}')")[0][0])
 
     with h.pipeline().sql_client() as client:
-        loading = limit(client)
+        loading = setting(client, "memory_limit"), setting(client, "threads")
         with _build_memory(client, _target(client, "ujet", configured), configured):
-            building = limit(client)
+            building = setting(client, "memory_limit"), setting(client, "threads")
         with _build_memory(client, _target(client, "ujet", TransformSettings()), TransformSettings()):
-            by_default = limit(client)
-        after = limit(client)
+            by_default = setting(client, "memory_limit")
+        after = setting(client, "memory_limit"), setting(client, "threads")
 
-    assert loading == after == "256.0 MiB"    # in MiB, which DuckDB hands back unrounded
-    assert building == "286.1 MiB"            # 300 MB
-    assert by_default not in (loading, building), "DuckDB's own default, a share of the machine"
+    assert loading == after == ("128.0 MiB", "1")   # in MiB, which DuckDB hands back unrounded
+    assert building == ("286.1 MiB", str(os.cpu_count()))   # 300 MB, on every core
+    assert by_default not in (loading[0], building[0]), "DuckDB's own default, a share of the machine"
