@@ -66,6 +66,8 @@ VARIANTS = (
     Variant("duckdb-96-1", "DuckDB 96 MiB, 1 thread while loading", _duckdb("96MiB", 1)),
     Variant("duckdb-128-2", "DuckDB 128 MiB, 2 threads while loading", _duckdb("128MiB", 2)),
     Variant("duckdb-256-2", "DuckDB 256 MiB, 2 threads while loading", _duckdb("256MiB", 2)),
+    Variant("arenas-16", "glibc's own malloc arenas (8 per core) instead of 2",
+            {"MALLOC_ARENA_MAX": "16"}),
     Variant("slice-5000", "slices of 5,000 rows", {"SOURCES__UJET__LOAD_EVERY_ROWS": "5000"}),
     Variant("slice-30000", "slices of 30,000 rows", {"SOURCES__UJET__LOAD_EVERY_ROWS": "30000"}),
     Variant("parquet", "parquet loader files (needs pyarrow, not a ccelt dependency)",

@@ -112,7 +112,7 @@ def _prompt_thread_switches() -> Iterator[None]:
 
     While dlt normalizes a slice in this thread, a feed thread waking for its next request
     waits for the interpreter lock; at 10 requests/s, Python's default 5 ms switch interval
-    delays starts enough to cost a tenth of the rate (measured: docs/benchmarks.md).
+    delays starts enough to cost a tenth of the rate (docs/decisions.md, "Performance").
     """
     before = sys.getswitchinterval()
     sys.setswitchinterval(0.001)
@@ -250,7 +250,7 @@ DEFAULT_LOAD_EVERY = 60.0
 DEFAULT_LOAD_EVERY_ROWS = 10_000
 """Rows after which a slice is loaded sooner (sources.ujet.load_every_rows): the last
 slice's normalize and load cannot hide under fetching, so it is kept to a few seconds'
-work even at 10 requests/s. See docs/benchmarks.md for the measurements behind it."""
+work even at 10 requests/s (docs/decisions.md, "Performance")."""
 
 
 def _fetch_session() -> FetchSession:
