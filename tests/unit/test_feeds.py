@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -21,6 +21,21 @@ from sources.ujet.helpers.feeds import (
 def pages(count: int, rows: int = 10) -> Iterator[list[int]]:
     for page in range(count):
         yield list(range(page * rows, (page + 1) * rows))
+
+
+def settled(value: Callable[[], int], at_least: int, timeout: float = 20.0) -> int:
+    """`value()` once it reached `at_least` and then stopped changing for a while: what a
+    producer fetched once its buffer is full, however slow the machine."""
+    deadline = time.monotonic() + timeout
+    while value() < at_least and time.monotonic() < deadline:
+        time.sleep(0.02)
+    before = value()
+    while True:
+        time.sleep(0.4)   # longer than a feed's 0.1 s look at its room
+        now = value()
+        if now == before or time.monotonic() > deadline:
+            return now
+        before = now
 
 
 def test_a_slice_ends_once_its_resources_took_enough_rows_and_the_next_goes_on() -> None:
@@ -99,10 +114,11 @@ def test_feeds_fetching_together_hold_a_bounded_number_of_rows_ahead_of_dlt() ->
     session.expect(names)
     for name in names:
         session.feed(name, lambda name=name: eager(name))
-    time.sleep(0.8)
+    settled(lambda: sum(produced.values()), at_least=4 * MAX_BUFFERED_ROWS)
     session.close()
 
     # four feeds still fetching share the session's room: each holds its own share
+    assert len(produced) == 4
     assert all(MAX_BUFFERED_ROWS <= rows <= MAX_BUFFERED_ROWS + 100 for rows in produced.values())
 
 
@@ -144,7 +160,7 @@ def test_reading_ahead_stays_within_its_depth_and_raises_the_readers_error_in_or
 
     pages = read_ahead(failing(), depth=1)
     assert next(pages) == 0
-    time.sleep(0.2)
+    settled(lambda: len(fetched), at_least=2)
     assert fetched == [0, 1], "one page ahead, not more"
     assert list(itertools.islice(pages, 2)) == [1, 2]
     with pytest.raises(RuntimeError, match="six times"):
@@ -164,11 +180,9 @@ def test_a_caller_that_stops_early_stops_the_reader() -> None:
     pages = read_ahead(endless(), depth=2)
     assert next(pages) == 0
     pages.close()
-    time.sleep(1.2)
-    settled = len(fetched)
-    time.sleep(0.6)
 
-    assert len(fetched) == settled <= 4
+    # the page taken, two ahead, and at most the one under way when the caller stopped
+    assert settled(lambda: len(fetched), at_least=1) <= 4
 
 
 def test_a_feed_left_alone_may_buffer_what_the_finished_ones_leave() -> None:
@@ -180,10 +194,10 @@ def test_a_feed_left_alone_may_buffer_what_the_finished_ones_leave() -> None:
             yield page
 
     session = FetchSession()
-    session.feed("chats", lambda: pages(3))      # a small feed, done after three pages
-    time.sleep(0.2)
+    chats = session.feed("chats", lambda: pages(3))      # a small feed, done after three pages
+    settled(lambda: int(chats.done_fetching), at_least=1)
     session.feed("calls", eager)
-    time.sleep(1.0)
+    settled(lambda: produced[0], at_least=SESSION_BUFFERED_ROWS)
     session.close()
 
     # alone in fetching, calls used the session's whole room, not only its own share
