@@ -28,15 +28,17 @@ import pendulum
 
 logger = logging.getLogger(__name__)
 
-MAX_BUFFERED_ROWS = 2_000
+MAX_BUFFERED_ROWS = 5_000
 """Rows a feed may always hold ahead of dlt. A call takes 7 to 12 KB as Python objects (3.6
-KB of JSON), so these buffers are most of the process's memory: 20,000 rows in all made it
-about 300 MB while fetching, 8,000 about 210 MB (docs/decisions.md)."""
+KB of JSON), so these buffers are most of the process's steady memory: 20,000 rows in all
+made it about 300 MB while fetching, 8,000 about 210 MB, but 8,000 ran a backfill without a
+rate limit 20 % slower and left DuckDB's checkpoints a larger share of the peak, which then
+varied more with the warehouse's size (docs/decisions.md, "Memory")."""
 SESSION_BUFFERED_ROWS = 4 * MAX_BUFFERED_ROWS
 """Rows the big feeds may hold together: shared among those still fetching, so that the
 last one still reading keeps the request budget busy while a slice is loaded. At 10
 requests/s a feed alone fetches 1,000 rows a second, and a slice of 10,000 rows takes about
-five seconds to normalize and load: 8,000 rows cover it."""
+five seconds to normalize and load: 20,000 rows cover it with room for a slow one."""
 
 
 @dataclass(frozen=True)
