@@ -40,7 +40,6 @@ from sources.ujet.sandbox.query import (
     _bound_value,
     _comparable,
     _param,
-    _positive_int,
     _sortable,
     paginate,
     select,
