@@ -202,3 +202,26 @@ def test_a_feed_left_alone_may_buffer_what_the_finished_ones_leave() -> None:
 
     # alone in fetching, calls used the session's whole room, not only its own share
     assert SESSION_BUFFERED_ROWS <= produced[0] <= SESSION_BUFFERED_ROWS + 100
+
+
+def test_asking_whether_feeds_are_finished_never_deadlocks_with_a_fetching_feed() -> None:
+    """A feed thread asks the session for its room while holding its own lock; the run asks
+    the session, under the session's lock, whether the feeds are finished. Taking the two
+    locks in opposite orders hung a run (and once this suite) for good."""
+    session = FetchSession()
+    session.feed("calls", lambda: pages(10**9, rows=1))   # fills its buffer, then waits for room
+    asked = threading.Event()
+
+    def ask() -> None:
+        deadline = time.monotonic() + 2.0
+        while time.monotonic() < deadline:
+            session.finished(["calls"])
+            session.unfinished(["calls", "chats"])
+        asked.set()
+
+    asker = threading.Thread(target=ask, daemon=True)
+    asker.start()
+    asker.join(timeout=10.0)
+    session.close()
+
+    assert asked.is_set(), "the run and a feed deadlocked on the session's and the feed's locks"

@@ -242,7 +242,9 @@ class FetchSession:
 
     def _room(self, feed: Feed) -> int:
         """Rows a feed may hold: an equal share of the session's among the feeds still
-        fetching or about to, never less than its own `MAX_BUFFERED_ROWS`."""
+        fetching or about to, never less than its own `MAX_BUFFERED_ROWS`.
+
+        Called by the feed's thread under the feed's lock, so it takes no feed's lock."""
         with self._lock:
             feeds = dict(self._feeds)
             expected = self._expected | set(feeds)
@@ -251,13 +253,15 @@ class FetchSession:
 
     def finished(self, names: list[str]) -> bool:
         """Every named resource has started its feed and taken all of it."""
-        with self._lock:
-            return all(n in self._feeds and self._feeds[n].exhausted for n in names)
+        return not self.unfinished(names)
 
     def unfinished(self, names: list[str]) -> list[str]:
         """The named resources that still have something to take (or have not started)."""
+        # a feed asks `_room` (this lock) while holding its own: never hold this one while
+        # taking a feed's, or the two threads wait for each other for good
         with self._lock:
-            return [n for n in names if n not in self._feeds or not self._feeds[n].exhausted]
+            feeds = dict(self._feeds)
+        return [n for n in names if n not in feeds or not feeds[n].exhausted]
 
     def close(self) -> None:
         """Stops feeds that are still fetching (the run failed or ended)."""
