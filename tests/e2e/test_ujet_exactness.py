@@ -38,6 +38,8 @@ def test_backfill_then_incremental_runs_leave_nothing_missing_duplicated_or_stal
     # contacts, a second tie, a commit that lands late, and agents changing status
     corrected = next(r["id"] for r in tenant.records("calls") if len(r["handle_durations"]) >= 2)
     removed = tenant.remove_segment("calls", corrected)
+    # churn that changed it again after the run's bound would hide the removal from that run
+    tenant.spared.add(corrected)
     tenant.touch("calls", 40)
     tenant.touch("chats", 20)
     tenant.touch("emails", 10)
