@@ -29,8 +29,7 @@ from pipelines.warehouse import (
     unreachable,
     warehouse_destination,
 )
-from sources._http import AuthenticationError, HttpError
-from sources.ujet.helpers.errors import ConfigurationError, UjetError
+from sources.kit.errors import AuthenticationError, ConfigurationError, HttpError, SourceError
 from transforms.runner import DataTestFailed
 from transforms.settings import SettingsError, load_settings
 
@@ -324,7 +323,7 @@ def _explain(exc: BaseException) -> tuple[int, str]:
         return EXIT_REJECTED, str(rejected)
     if refused := first(AuthenticationError):
         return EXIT_AUTH, str(refused)
-    if failed := first(HttpError) or first(UjetError):
+    if failed := first(HttpError) or first(SourceError):
         return EXIT_FAILED, str(failed)
     root = chain[-1]
     step = getattr(exc, "step", None)

@@ -25,10 +25,10 @@ from pipelines.warehouse import (
     unreachable,
     warehouse_destination,
 )
-from sources._http import PROCESS_STATS
+from sources.kit.http import PROCESS_STATS
 from sources.ujet import ujet_source
-from sources.ujet.helpers.errors import ConfigurationError
-from sources.ujet.helpers.feeds import FetchSession
+from sources.kit.errors import ConfigurationError
+from sources.kit.feeds import FetchSession
 from transforms.runner import BuildResult, DataTestFailed, build
 from transforms.settings import TransformSettings
 

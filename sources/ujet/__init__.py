@@ -2,7 +2,7 @@
 
 `ujet_source` reads its settings from dlt config under `sources.ujet` (so every key is also
 an environment variable such as `SOURCES__UJET__API_TOKEN`) and yields one resource per
-endpoint; the endpoint table lives in `settings.py`, the paging in `helpers/tailing.py`.
+endpoint; the endpoint table lives in `settings.py`, the paging in `sources/kit/paging.py`.
 """
 
 from __future__ import annotations
@@ -19,29 +19,26 @@ from dlt.common.schema.utils import new_table
 from dlt.common.typing import TSecretStrValue
 from dlt.sources import DltResource
 
-from sources._http import RetryPolicy
+from sources.kit.http import RetryPolicy
 from sources.ujet.helpers.client import UjetApi, resolve_base_url, validate_subdomain
-from sources.ujet.helpers.errors import ConfigurationError, UjetError
-from sources.ujet.helpers.feeds import FetchSession, Slice, StateUpdate, read_ahead
-from sources.ujet.helpers.pages import Record
-from sources.ujet.helpers.privacy import PiiPolicy
-from sources.ujet.helpers.progress import Progress
-from sources.ujet.helpers.rows import (
-    QUARANTINE_HINTS,
-    flatten_tree,
-    page_quarantine,
-    prepare,
-    screen,
-    with_snapshot,
-)
-from sources.ujet.helpers.tailing import (
+from sources.kit.errors import ConfigurationError
+from sources.ujet.helpers.errors import UjetError
+from sources.kit.feeds import FetchSession, Slice, StateUpdate, read_ahead
+from sources.kit.pages import Record
+from sources.kit.privacy import PiiPolicy, refuse_policy_change
+from sources.kit.state import pipeline_source_state
+from sources.kit.progress import Progress
+from sources.kit.rows import prepare, with_snapshot
+from sources.kit.screening import QUARANTINE_HINTS, page_quarantine, screen
+from sources.ujet.helpers.rows import flatten_tree
+from sources.kit.paging import (
     MILLISECOND,
     CursorTail,
     TimestampGrid,
     parse_timestamp,
     read_pages,
 )
-from sources.ujet.helpers.unchanged import RecentReads, digest
+from sources.kit.digests import RecentReads, digest
 from sources.ujet.settings import (
     AGENT_ACTIVITY_LOGS,
     CATALOG,
@@ -59,6 +56,7 @@ from sources.ujet.settings import (
     SLA_ENDPOINTS,
     SNAPSHOTS,
     TREES,
+    PII_FIELDS,
     Endpoint,
 )
 
@@ -83,6 +81,7 @@ def ujet_source(
     timeout: float = DEFAULT_TIMEOUT_SECONDS,
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
     retry_backoff: float = DEFAULT_RETRY_BACKOFF_SECONDS,
+    allow_insecure_http: bool = False,
     pii: str = "keep",
     pii_fields: Optional[dict[str, str]] = None,
     pii_salt: Optional[TSecretStrValue] = None,
@@ -105,14 +104,18 @@ def ujet_source(
         max_attempts: tries per request on 5xx, timeouts, dropped connections and
             unparsable bodies before the run fails.
         retry_backoff: seconds before the first retry; doubles with each further one.
+        allow_insecure_http: accept a plain `http://` base_url off this machine (the token
+            then travels unencrypted); refused by default.
         pii: what to do with fields the documents mark as personal data: keep, hash or drop.
         pii_fields: per-field exceptions, e.g. `{"email_threads[].subject": "drop"}`.
         pii_salt: the secret salt of `hash`; keep it stable so hashes keep matching.
-        session: the fetching shared by the slices of one run (see helpers/feeds.py); by
+        session: the fetching shared by the slices of one run (see sources/kit/feeds.py); by
             default this source fetches and hands over everything in one go.
     """
     subdomain = validate_subdomain(subdomain)
-    policy = PiiPolicy(pii, dict(pii_fields or {}), pii_salt)
+    policy = PiiPolicy(pii, dict(pii_fields or {}), pii_salt, fields=PII_FIELDS,
+                       section="sources.ujet")
+    refuse_policy_change(pipeline_source_state(), policy)
     start = parse_start_date(start_date)
     lookback_seconds = parse_lookback(lookback)
     _require(requests_per_second > 0,
@@ -128,7 +131,7 @@ def ujet_source(
     api = UjetApi.connect(
         subdomain,
         api_token,
-        resolve_base_url(subdomain, domain, base_url),
+        resolve_base_url(subdomain, domain, base_url, allow_insecure_http),
         requests_per_second=requests_per_second,
         page_size=page_size,
         timeout=timeout,
@@ -180,7 +183,7 @@ def contacts(
 
     dlt keeps the cursor in pipeline state and commits it with the load package that holds
     the records, so it only advances when they are loaded. Records the lookback reads again
-    exactly as the last run loaded them are not loaded again (helpers/unchanged.py).
+    exactly as the last run loaded them are not loaded again (sources/kit/digests.py).
     """
     start = updated_at.start_value
     if start is None:

@@ -27,6 +27,31 @@ DEFAULT_MAX_ATTEMPTS = 6
 DEFAULT_RETRY_BACKOFF_SECONDS = 0.5
 SLA_CHANNELS = ("call", "chat")
 
+_PERSON = "{name,first_name,middle_name,last_name,agent_number,avatar_url}"
+
+
+def _person(prefix: str) -> str:
+    return f"{prefix}.{_PERSON}"
+
+
+PII_FIELDS: dict[str, tuple[str, ...]] = {
+    # what the UJET documents mark "may be considered PII", per kind; see docs/privacy.md
+    "contacts": (
+        _person("agent_info"),
+        "end_user.{id,identifier,out_contact_id}",
+        _person("transfers[].{from_agent,to_agent}"),
+        "photos[].{id,photo_type,url}", "videos[].{id,url}", "email_attachments[].url",
+        "email_threads[].subject", "recording_url",
+        "participants[].{user_id,end_user_id}",
+    ),
+    "agents": ("{email,first_name,middle_name,last_name,agent_number,avatar_url}",),
+    "menus": (_person("agent_assignments[].assignee"),
+              _person("team_assignments[].team.assignees[]")),
+    "teams": (_person("assignees[]"),),
+    "agent_activity_logs": (_person("whodunnit"),),
+}
+
+
 TableHints = dict[str, dict[str, Any]]
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from pipelines.warehouse import loader_file_format
 from sources.ujet import ujet_source
-from sources.ujet.helpers.errors import ConfigurationError
+from sources.kit.errors import ConfigurationError
 from sources.ujet.helpers.rows import flatten_tree
 from sources.ujet.sandbox.generate import parse_ts, ts
 from tests.e2e.conftest import Harness

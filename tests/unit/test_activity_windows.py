@@ -9,8 +9,9 @@ import pytest
 
 from sources.ujet import _activity_rows
 from sources.ujet.helpers.client import UjetApi
-from sources.ujet.helpers.feeds import StateUpdate
-from sources.ujet.helpers.privacy import PiiPolicy
+from sources.kit.feeds import StateUpdate
+from sources.kit.privacy import PiiPolicy
+from sources.ujet.settings import PII_FIELDS
 from sources.ujet.sandbox.generate import ts
 from sources.ujet.sandbox.server import SandboxOptions, SandboxServer
 from sources.ujet.sandbox.tenant import Tenant, TenantSize
@@ -32,7 +33,7 @@ def test_a_row_opened_at_the_boundary_and_closed_since_is_read_once(inclusive: b
         # the last run saw rows opened up to `last_run` and closed up to `last_run` too
         cursors = {"started_at": last_run.isoformat(), "ended_at": last_run.isoformat()}
         items = list(_activity_rows(api, pendulum.datetime(2015, 1, 1), timedelta(0),
-                                    pendulum.now("UTC"), PiiPolicy(), cursors))
+                                    pendulum.now("UTC"), PiiPolicy(fields=PII_FIELDS), cursors))
         paths = [(r.path, r.param("started_at[to]"), r.param("started_at[from]"))
                  for r in server.requests]
 

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from sources.ujet.helpers.feeds import (
+from sources.kit.feeds import (
     MAX_BUFFERED_ROWS,
     SESSION_BUFFERED_ROWS,
     FetchSession,

@@ -10,7 +10,8 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from sources._http import (
+from sources.kit.auth import basic
+from sources.kit.http import (
     ApiClient,
     AuthenticationError,
     RateBudget,
@@ -39,7 +40,7 @@ class FakeClock:
 def client_for(handler: Callable[[httpx.Request], httpx.Response], clock: FakeClock,
                rps: float | None = None, retry: RetryPolicy = RetryPolicy(backoff_base=1.0)) -> ApiClient:
     budget = RateBudget(rps, clock=clock, sleep=clock.sleep)
-    return ApiClient(BASE, "acme", TOKEN, budget, vendor="UJET", auth_hint="check the token",
+    return ApiClient(BASE, basic("acme", TOKEN), budget, vendor="UJET", auth_hint="check the token",
                      retry=retry, transport=httpx.MockTransport(handler), sleep=clock.sleep)
 
 

@@ -8,9 +8,16 @@ import json
 
 import pytest
 
-from sources.ujet.helpers.errors import ConfigurationError
-from sources.ujet.helpers.privacy import PiiPolicy
-from sources.ujet.helpers.rows import screen
+from sources.kit.errors import ConfigurationError
+from sources.kit.privacy import PiiPolicy, refuse_policy_change
+from sources.kit.screening import screen
+from sources.ujet.settings import PII_FIELDS
+
+SALT = "a-long-test-salt-0123"
+
+
+def ujet_policy(*args: object, **kwargs: object) -> PiiPolicy:
+    return PiiPolicy(*args, fields=PII_FIELDS, section="sources.ujet", **kwargs)  # type: ignore[arg-type]
 
 
 def call() -> dict:
@@ -25,12 +32,12 @@ def call() -> dict:
     }
 
 
-def expected_hash(value: object, salt: str = "s") -> str:
+def expected_hash(value: object, salt: str = SALT) -> str:
     return hmac.new(salt.encode(), str(value).encode(), hashlib.sha256).hexdigest()
 
 
 def test_hash_replaces_personal_fields_at_every_depth_and_nothing_else() -> None:
-    record = PiiPolicy("hash", salt="s").apply("contacts", call())
+    record = ujet_policy("hash", salt=SALT).apply("contacts", call())
 
     assert record["agent_info"] == {"id": 100, "name": expected_hash("Ava Chen"),
                                     "first_name": expected_hash("Ava"),
@@ -43,16 +50,16 @@ def test_hash_replaces_personal_fields_at_every_depth_and_nothing_else() -> None
 
 
 def test_the_same_value_hashes_alike_across_records_so_joins_survive() -> None:
-    policy = PiiPolicy("hash", salt="s")
+    policy = ujet_policy("hash", salt=SALT)
 
     first, second = policy.apply("contacts", call()), policy.apply("contacts", call())
 
     assert first["end_user"]["id"] == second["end_user"]["id"]
-    assert PiiPolicy("hash", salt="other").apply("contacts", call())["end_user"]["id"] != first["end_user"]["id"]
+    assert ujet_policy("hash", salt="another-long-salt-456").apply("contacts", call())["end_user"]["id"] != first["end_user"]["id"]
 
 
 def test_drop_with_an_exception_keeps_only_the_excepted_field() -> None:
-    policy = PiiPolicy("drop", {"email_threads[].subject": "keep"})
+    policy = ujet_policy("drop", {"email_threads[].subject": "keep"})
 
     record = policy.apply("contacts", call())
 
@@ -68,7 +75,7 @@ def test_drop_with_an_exception_keeps_only_the_excepted_field() -> None:
 ])
 def test_a_policy_that_cannot_work_is_refused_naming_the_setting(policy: dict, message: str) -> None:
     with pytest.raises(ConfigurationError, match=message):
-        PiiPolicy(**policy)
+        ujet_policy(**policy)
 
 
 def test_screen_quarantines_what_cannot_be_loaded_with_reason_and_raw_record() -> None:
@@ -78,7 +85,7 @@ def test_screen_quarantines_what_cannot_be_loaded_with_reason_and_raw_record() -
     with_nul = {**call(), "id": 9, "lang": "e\x00n"}
 
     loaded, held = screen([good, no_id, bad_cursor, "oops", with_nul], resource="calls",
-                          kind="contacts", policy=PiiPolicy(), cursor="updated_at")
+                          kind="contacts", policy=ujet_policy(), cursor="updated_at")
 
     assert [r["id"] for r in loaded] == [7, 9]
     reasons = [row["reason"] for row in held]
@@ -95,7 +102,7 @@ def test_text_that_only_spells_an_escaped_nul_is_not_quarantined() -> None:
     key_with_nul = {**call(), "id": 11, "custom": {"a\x00b": 1}}
 
     loaded, held = screen([spelled, key_with_nul], resource="calls", kind="contacts",
-                          policy=PiiPolicy(), cursor="updated_at")
+                          policy=ujet_policy(), cursor="updated_at")
 
     assert [r["id"] for r in loaded] == [10, 11]
     assert [row["record_id"] for row in held] == ["11"]
@@ -103,7 +110,39 @@ def test_text_that_only_spells_an_escaped_nul_is_not_quarantined() -> None:
 
 def test_quarantine_payloads_follow_the_pii_policy() -> None:
     _, held = screen([{**call(), "id": None}, ["raw", "list"]], resource="calls", kind="contacts",
-                     policy=PiiPolicy("hash", salt="s"), cursor="updated_at")
+                     policy=ujet_policy("hash", salt=SALT), cursor="updated_at")
 
     assert "Ava Chen" not in held[0]["payload"]
     assert held[1]["payload"] is None and "payload withheld" in held[1]["reason"]
+
+
+def test_the_salt_never_shows_in_a_repr() -> None:
+    policy = ujet_policy("hash", salt=SALT)
+
+    assert SALT not in repr(policy) and SALT not in str(policy)
+
+
+@pytest.mark.parametrize("salt", ["s", "x" * 15])
+def test_a_salt_shorter_than_16_characters_is_refused(salt: str) -> None:
+    with pytest.raises(ConfigurationError, match="sources.ujet.pii_salt must be at least 16"):
+        ujet_policy("hash", salt=salt)
+
+
+def test_a_short_salt_is_fine_when_nothing_is_hashed() -> None:
+    assert ujet_policy("drop", salt="s").apply("contacts", call())["agent_info"]["name"] is None
+
+
+def test_a_change_of_hashed_fields_or_salt_is_refused_once_rows_were_loaded() -> None:
+    state: dict = {}
+    refuse_policy_change(state, ujet_policy("keep"))
+    refuse_policy_change(state, ujet_policy("drop"))      # keep <-> drop changes no type
+
+    with pytest.raises(ConfigurationError, match=r"now hashed: agent_assignments\[\]\.assignee\.agent_number, .* and \d+ more"):
+        refuse_policy_change(state, ujet_policy("hash", salt=SALT))
+
+    hashed: dict = {}
+    refuse_policy_change(hashed, ujet_policy("hash", salt=SALT))
+    with pytest.raises(ConfigurationError, match="the salt changed"):
+        refuse_policy_change(hashed, ujet_policy("hash", salt="another-long-salt-456"))
+    assert SALT not in repr(hashed)
+    refuse_policy_change(hashed, ujet_policy("hash", salt=SALT))   # the same policy runs on

@@ -14,9 +14,9 @@ from typing import Optional
 
 import pytest
 
-from sources.ujet.helpers.errors import PaginationError
-from sources.ujet.helpers.pages import Page
-from sources.ujet.helpers.tailing import CursorTail, parse_timestamp, read_pages
+from sources.kit.errors import PaginationError
+from sources.kit.pages import Page
+from sources.kit.paging import CursorTail, parse_timestamp, read_pages
 from sources.ujet.sandbox.generate import ts
 from sources.ujet.sandbox.query import Bounds, paginate, select
 

@@ -8,12 +8,14 @@ import httpx
 import pendulum
 import pytest
 
-from sources._http import ApiClient, JsonResponse, RateBudget
+from sources.kit.auth import basic
+from sources.kit.http import ApiClient, JsonResponse, RateBudget
 from sources.ujet import parse_lookback, parse_start_date, ujet_source
 from sources.ujet.helpers.client import UjetApi, resolve_base_url, validate_subdomain
-from sources.ujet.helpers.errors import ConfigurationError, UnexpectedPayload
-from sources.ujet.helpers.pages import Page
-from sources.ujet.helpers.rows import flatten_tree, prepare
+from sources.kit.errors import ConfigurationError, UnexpectedPayload
+from sources.kit.pages import Page
+from sources.kit.rows import prepare
+from sources.ujet.helpers.rows import flatten_tree
 
 BASE = "https://acme.ujet.co/manager/api/v1"
 
@@ -146,7 +148,7 @@ def test_unpaged_endpoints_follow_next_links_if_the_server_pages_anyway() -> Non
         body, headers = pages[int(request.url.params.get("page", "1"))]
         return httpx.Response(200, json=body, headers=headers)
 
-    client = ApiClient(BASE, "acme", "token", RateBudget(None), vendor="UJET", auth_hint="",
+    client = ApiClient(BASE, basic("acme", "token"), RateBudget(None), vendor="UJET", auth_hint="",
                        transport=httpx.MockTransport(handler))
 
     assert UjetApi(client, 100).get_list("user_statuses") == [{"id": 1}, {"id": 2}]

@@ -11,9 +11,10 @@ from typing import Any, Optional
 
 import httpx
 
-from sources._http import ApiClient, JsonResponse, RetryPolicy, shared_budget
-from sources.ujet.helpers.errors import ConfigurationError, UnexpectedPayload
-from sources.ujet.helpers.pages import Page, PageFetcher, Record
+from sources.kit.auth import basic
+from sources.kit.http import ApiClient, JsonResponse, RetryPolicy, checked_base_url, shared_budget
+from sources.kit.errors import ConfigurationError, UnexpectedPayload
+from sources.kit.pages import Page, PageFetcher, Record
 from sources.ujet.settings import API_PATH
 
 logger = logging.getLogger(__name__)
@@ -26,18 +27,12 @@ AUTH_HINT = (
 _HOST_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$", re.IGNORECASE)
 
 
-def resolve_base_url(subdomain: str, domain: str, base_url: Optional[str]) -> str:
+def resolve_base_url(subdomain: str, domain: str, base_url: Optional[str],
+                     allow_insecure_http: bool = False) -> str:
     """`base_url` when set, else `https://{subdomain}.{domain}/manager/api/v1`."""
     if base_url:
-        if not base_url.startswith(("http://", "https://")):
-            raise ConfigurationError(
-                f"sources.ujet.base_url must start with http:// or https://, got {base_url!r}"
-            )
-        host = httpx.URL(base_url).host
-        if base_url.startswith("http://") and host not in ("127.0.0.1", "localhost", "::1"):
-            logger.warning("sources.ujet.base_url %s is not HTTPS: the API token would travel"
-                           " unencrypted", base_url)
-        return base_url.rstrip("/")
+        return checked_base_url(base_url, "sources.ujet.base_url",
+                                allow_insecure_http=allow_insecure_http)
     if not domain or " " in domain or "/" in domain:
         raise ConfigurationError(f"sources.ujet.domain must be a host name such as ujet.co, got {domain!r}")
     return f"https://{subdomain}.{domain}{API_PATH}"
@@ -99,8 +94,7 @@ class UjetApi:
             )
         client = ApiClient(
             base_url,
-            subdomain,
-            str(api_token),
+            basic(subdomain, str(api_token)),
             shared_budget((base_url, subdomain), requests_per_second),
             vendor="UJET",
             auth_hint=AUTH_HINT,

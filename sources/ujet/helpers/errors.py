@@ -1,19 +1,9 @@
-"""Errors of the UJET source. HTTP failures come from `sources._http` (root `HttpError`)."""
+"""Errors only the UJET source raises; the shared kinds live in `sources.kit.errors`."""
 
 from __future__ import annotations
 
-
-class UjetError(Exception):
-    """Root of every error the UJET source raises itself."""
+from sources.kit.errors import SourceError
 
 
-class ConfigurationError(UjetError, ValueError):
-    """A `sources.ujet.*` setting is missing or invalid; the message names the key."""
-
-
-class PaginationError(UjetError):
-    """The server's paging cannot be read completely (e.g. it ignores `page`)."""
-
-
-class UnexpectedPayload(UjetError):
-    """An endpoint answered with JSON of the wrong shape."""
+class UjetError(SourceError):
+    """Root of what the UJET source raises beyond the kit's shared errors."""

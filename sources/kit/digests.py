@@ -18,7 +18,7 @@ from typing import Any, Optional
 
 import orjson
 
-from sources.ujet.helpers.pages import Record
+from sources.kit.pages import Record
 
 
 def digest(record: Record) -> str:

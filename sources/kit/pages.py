@@ -6,8 +6,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from sources._http import JsonResponse
-from sources.ujet.helpers.errors import UnexpectedPayload
+from sources.kit.http import JsonResponse
+from sources.kit.errors import UnexpectedPayload
 
 Record = dict[str, Any]
 

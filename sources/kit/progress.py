@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from typing import Optional
 
-logger = logging.getLogger("sources.ujet")
+logger = logging.getLogger(__name__)
 
 
 class Progress:

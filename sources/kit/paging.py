@@ -23,8 +23,8 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any, Optional
 
-from sources.ujet.helpers.errors import PaginationError
-from sources.ujet.helpers.pages import Page, PageFetcher, Record
+from sources.kit.errors import PaginationError
+from sources.kit.pages import Page, PageFetcher, Record
 
 logger = logging.getLogger(__name__)
 

@@ -24,16 +24,7 @@ import orjson
 logger = logging.getLogger(__name__)
 
 
-class HttpError(Exception):
-    """Root of every error the HTTP layer raises."""
-
-
-class AuthenticationError(HttpError):
-    """The vendor refused the credentials (401/403). Retrying cannot help."""
-
-
-class RequestFailed(HttpError):
-    """A request failed for good: a non-retryable status, or retries ran out."""
+from sources.kit.errors import AuthenticationError, ConfigurationError, HttpError, RequestFailed
 
 
 @dataclass(frozen=True)
@@ -258,6 +249,35 @@ class JsonResponse:
     """The raw body when it was not valid UTF-8: `data` then has U+FFFD where bytes were bad."""
 
 
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def checked_base_url(url: str, setting: str, *, allow_insecure_http: bool = False) -> str:
+    """`url` without a trailing slash, if it is one a source may send credentials to.
+
+    Plain HTTP would carry the credentials in clear text, so it is refused unless the host is
+    this machine (a sandbox) or the user said `allow_insecure_http = true` for this source.
+
+    Raises:
+        ConfigurationError: naming `setting`, for anything else.
+    """
+    if not url.startswith(("http://", "https://")):
+        raise ConfigurationError(f"{setting} must start with https://, got {url!r}")
+    host = httpx.URL(url).host
+    if not host:
+        raise ConfigurationError(f"{setting} has no host name: {url!r}")
+    if url.startswith("http://") and host not in LOOPBACK_HOSTS and not allow_insecure_http:
+        section = setting.rsplit(".", 1)[0]
+        raise ConfigurationError(
+            f"{setting} {url} is plain HTTP: the credentials would travel unencrypted to {host}."
+            f" Use https://, or set {section}.allow_insecure_http = true if this network is"
+            " trusted")
+    if url.startswith("http://") and host not in LOOPBACK_HOSTS:
+        logger.warning("%s %s is plain HTTP (allow_insecure_http): credentials travel"
+                       " unencrypted", setting, url)
+    return url.rstrip("/")
+
+
 def parse_retry_after(value: Optional[str], now: Optional[float] = None) -> Optional[float]:
     """Seconds to wait from a `Retry-After` header: delta-seconds or an HTTP date."""
     if not value:
@@ -275,33 +295,35 @@ def parse_retry_after(value: Optional[str], now: Optional[float] = None) -> Opti
 
 
 class ApiClient:
-    """GETs JSON from one tenant of one vendor with basic auth, budget and retries.
+    """Sends requests to one tenant of one vendor with its auth, budget and retries.
 
     Args:
         base_url: the API root, e.g. `https://acme.ujet.co/manager/api/v1`.
-        username / password: basic-auth credentials; the password never appears in
+        auth: the vendor's scheme (`sources.kit.auth`); its secrets never appear in
             messages or logs.
         budget: the tenant's shared `RateBudget`.
         vendor: vendor name for messages, e.g. "UJET".
         auth_hint: what to check when the vendor refuses the credentials.
+        headers: extra headers on every request (e.g. Alvaria's `x-api-key`).
         transport: an httpx transport, for tests (`httpx.MockTransport`).
     """
 
     def __init__(
         self,
         base_url: str,
-        username: str,
-        password: str,
+        auth: Optional[httpx.Auth],
         budget: RateBudget,
         *,
         vendor: str,
         auth_hint: str,
+        headers: Optional[Mapping[str, str]] = None,
         retry: RetryPolicy = RetryPolicy(),
         timeout: float = 60.0,
         transport: Optional[httpx.BaseTransport] = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.host = httpx.URL(self.base_url).host
         self.vendor = vendor
         self.auth_hint = auth_hint
         self.budget = budget
@@ -310,10 +332,10 @@ class ApiClient:
         self._sleep = sleep
         self._http = httpx.Client(
             base_url=self.base_url + "/",
-            auth=httpx.BasicAuth(username, password),
+            auth=auth,
             timeout=timeout,
             transport=transport,
-            headers={"Accept": "application/json", "User-Agent": "ccelt"},
+            headers={"Accept": "application/json", "User-Agent": "ccelt", **(headers or {})},
             follow_redirects=False,
         )
 
@@ -327,7 +349,17 @@ class ApiClient:
         self.close()
 
     def get(self, path: str, params: Optional[Mapping[str, Any]] = None) -> JsonResponse:
-        """GETs `path` (relative to the base URL) and returns its parsed JSON body.
+        """GETs `path` (relative to the base URL) and returns its parsed JSON body."""
+        return self.request("GET", path, params)
+
+    def post(self, path: str, json_body: Any = None,
+             params: Optional[Mapping[str, Any]] = None) -> JsonResponse:
+        """POSTs a JSON body to `path` (e.g. a CometD long poll) and returns the parsed answer."""
+        return self.request("POST", path, params, json_body=json_body)
+
+    def request(self, method: str, path: str, params: Optional[Mapping[str, Any]] = None, *,
+                json_body: Any = None) -> JsonResponse:
+        """Sends one request (relative to the base URL) and returns its parsed JSON body.
 
         Raises:
             AuthenticationError: on 401/403, at once.
@@ -340,12 +372,12 @@ class ApiClient:
                 raise RequestFailed(f"{self.vendor} sent a link off the API root: {path}")
             path = path[len(self.base_url) + 1:]
         path = path.lstrip("/")
-        endpoint = f"GET /{path.split('?')[0]}"
+        endpoint = f"{method} /{path.split('?')[0]}"
         attempt = 0
         rate_limited = 0
         while True:
             try:
-                response = self._send(path, params)
+                response = self._send(method, path, params, json_body)
             except httpx.TimeoutException as exc:
                 problem = f"timed out ({type(exc).__name__})"
             except httpx.TransportError as exc:
@@ -407,21 +439,23 @@ class ApiClient:
             )
             self._sleep(delay)
 
-    def _send(self, path: str, params: Optional[Mapping[str, Any]]) -> httpx.Response:
+    def _send(self, method: str, path: str, params: Optional[Mapping[str, Any]],
+              json_body: Any) -> httpx.Response:
         """One request, in its turn of the budget, which it hands on once it was written."""
         self.budget.acquire()
         for stats in (self.stats, PROCESS_STATS):
             stats.count_request(path.split("?")[0])
         try:
-            return self._http.get(path, params=params, extensions={"trace": self._trace})
+            return self._http.request(method, path, params=params, json=json_body,
+                                      extensions={"trace": self._trace})
         finally:
             # a request that failed before it was written hands the turn on here
             self.budget.sent()
 
     def _trace(self, event: str, info: Mapping[str, Any]) -> None:
-        """httpcore's progress events: the vendor's limiter sees the request once its
-        headers are on the wire (a GET has no body), whatever holds this thread after."""
-        if event.endswith("send_request_headers.complete"):
+        """httpcore's progress events: the vendor's limiter sees the request once it is on
+        the wire, whatever holds this thread after."""
+        if event.endswith(("send_request_headers.complete", "send_request_body.complete")):
             self.budget.sent()
 
     def _rate_limit_wait(self, response: httpx.Response, endpoint: str, count: int) -> float:
