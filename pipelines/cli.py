@@ -22,7 +22,9 @@ from urllib.parse import urlsplit
 from pipelines.lock import RunInProgress, run_lock
 from pipelines.memory import limit_malloc_arenas
 from pipelines.summary import format_summary, summary_record
-from pipelines.ujet import PackageRejected
+from pipelines.registry import SOURCES
+from pipelines.registry import instance as registry_instance
+from pipelines.runner import PackageRejected
 from pipelines.warehouse import (
     WarehouseSettingError,
     WarehouseUnreachable,
@@ -69,31 +71,38 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
     run = commands.add_parser(
-        "run", help="load a vendor's tenant into the warehouse",
-        description="Load a vendor's tenant into the warehouse configured as"
-                    " [destination.warehouse]. Safe to schedule every few minutes.")
-    run_vendors = run.add_subparsers(title="vendors", metavar="VENDOR")
-    run_ujet = run_vendors.add_parser(
-        "ujet", help="UJET / Google CCAI Platform",
-        description="Load every documented UJET list endpoint incrementally. Settings come"
-                    " from .dlt/config.toml and .dlt/secrets.toml under [sources.ujet], or from"
-                    " environment variables such as SOURCES__UJET__API_TOKEN.")
-    run_ujet.add_argument("--resources", type=_csv, default=None, metavar="NAMES",
-                          help="comma-separated resources to load (default: all), e.g. calls,chats")
-    run_ujet.add_argument("--no-transform", action="store_true",
-                          help="load only; do not rebuild the contact_center tables afterwards")
-    run_ujet.add_argument("--destination", metavar="TYPE", default=None,
-                          help="load this engine instead of the configured warehouse, for one"
-                               " run: duckdb, postgres, bigquery, motherduck; its credentials come"
-                               " from DESTINATION__<TYPE>__CREDENTIALS")
-    run_ujet.add_argument("--report", metavar="FILE", default=None,
-                          help="also write the run's summary as JSON to FILE, for monitoring")
-    run_ujet.set_defaults(handler=_run_ujet)
+        "run", help="load a source into the warehouse",
+        description="Load a source's tenant into the warehouse configured as"
+                    " [destination.warehouse]. Safe to schedule every few minutes. Sources: "
+                    + "; ".join(f"{spec.name} ({spec.title})" for spec in SOURCES.values()))
+    run_sources = run.add_subparsers(title="sources", metavar="SOURCE")
+    for spec in SOURCES.values():
+        env = f"SOURCES__{spec.name.upper()}__{spec.secrets[0].upper()}"
+        run_source = run_sources.add_parser(
+            spec.name, help=spec.title,
+            description=f"{spec.summary} Settings come from .dlt/config.toml and"
+                        f" .dlt/secrets.toml under [sources.{spec.name}], or from environment"
+                        f" variables such as {env}.")
+        run_source.add_argument("--tenant", default=None, metavar="NAME",
+                                help=f"run one of several tenants: reads sources.{spec.name}.NAME.*"
+                                     f" first, then sources.{spec.name}.*; pipeline and raw dataset"
+                                     f" {spec.name}_NAME (default: no tenant, {spec.name})")
+        run_source.add_argument("--resources", type=_csv, default=None, metavar="NAMES",
+                                help="comma-separated resources to load (default: all)")
+        run_source.add_argument("--no-transform", action="store_true",
+                                help="load only; do not rebuild the contact_center tables afterwards")
+        run_source.add_argument("--destination", metavar="TYPE", default=None,
+                                help="load this engine instead of the configured warehouse, for"
+                                     " one run: duckdb, postgres, bigquery, motherduck; its"
+                                     " credentials come from DESTINATION__<TYPE>__CREDENTIALS")
+        run_source.add_argument("--report", metavar="FILE", default=None,
+                                help="also write the run's summary as JSON to FILE, for monitoring")
+        run_source.set_defaults(handler=_run, source=spec.name)
 
     transform = commands.add_parser(
         "transform", help="rebuild the contact_center tables from what was loaded",
         description="Bring the contact_center dataset (fct_*, dim_*) up to date with the loaded"
-                    " UJET data: incrementally where possible, fully when the models or"
+                    " data of every source: incrementally where possible, fully when the models or"
                     " transforms.reporting_timezone changed. Runs the data tests afterwards.")
     transform.add_argument("--full-refresh", action="store_true",
                            help="rebuild every table from scratch")
@@ -105,43 +114,20 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser(
         "demo", help="load a local sandbox tenant into ccelt_demo.duckdb and show the result",
-        description="Start a sandbox UJET tenant on 127.0.0.1, backfill it into"
+        description="Start each source's sandbox tenant on 127.0.0.1, backfill it into"
                     " ccelt_demo.duckdb, let the tenant work for a moment, run again"
                     " incrementally, and print what was loaded. Touches no real tenant.")
     demo.add_argument("--database", default="ccelt_demo.duckdb", help="DuckDB file to write")
     demo.set_defaults(handler=_demo)
 
     sandbox = commands.add_parser("sandbox", help="serve a fake vendor tenant on 127.0.0.1")
-    sandbox_vendors = sandbox.add_subparsers(title="vendors", metavar="VENDOR")
-    sandbox_ujet = sandbox_vendors.add_parser(
-        "ujet", help="a fake UJET tenant speaking the documented manager API",
-        description="Serve a generated UJET tenant (plus the vendor's own sample records) until"
-                    " interrupted. Switches reproduce what real tenants do to clients.")
-    sandbox_ujet.add_argument("--port", type=int, default=8765)
-    sandbox_ujet.add_argument("--token", default=None, help="API token to accept (default: random)")
-    sandbox_ujet.add_argument("--seed", type=int, default=7, help="makes the generated data repeatable")
-    sandbox_ujet.add_argument("--days", type=float, default=7, help="days of history")
-    sandbox_ujet.add_argument("--calls", type=int, default=600)
-    sandbox_ujet.add_argument("--chats", type=int, default=300)
-    sandbox_ujet.add_argument("--emails", type=int, default=120)
-    sandbox_ujet.add_argument("--agents", type=int, default=24)
-    sandbox_ujet.add_argument("--requests-per-second", type=float, default=1.0,
-                              help="rate limit answered with 429 (default: 1, as documented; 0 for none)")
-    sandbox_ujet.add_argument("--max-per", type=int, default=100, help="silent cap on per")
-    sandbox_ujet.add_argument("--exclusive-bounds", action="store_true",
-                              help="treat [from]/[to] as exclusive (default: inclusive)")
-    sandbox_ujet.add_argument("--no-pagination-headers", action="store_true",
-                              help="send no Link, Total or Per-Page headers")
-    sandbox_ujet.add_argument("--shuffle-ties", action="store_true",
-                              help="return equal sort values in a new order on every request")
-    sandbox_ujet.add_argument("--churn", type=int, default=0,
-                              help="contacts changed after every page of calls, chats or emails")
-    sandbox_ujet.add_argument("--fault-rate", type=float, default=0.0,
-                              help="share of requests answered with 5xx, truncated or dropped responses")
-    sandbox_ujet.add_argument("--frozen", action="store_true",
-                              help="a tenant that never changes, kept compact: millions of records"
-                                   " fit in memory and are served fast (benchmarks; no --churn)")
-    sandbox_ujet.set_defaults(handler=_sandbox_ujet)
+    sandbox_sources = sandbox.add_subparsers(title="sources", metavar="SOURCE")
+    for spec in SOURCES.values():
+        sandbox_source = sandbox_sources.add_parser(
+            spec.name, help=f"a fake {spec.title} tenant speaking its documented API",
+            formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        spec.sandbox_module().add_arguments(sandbox_source)
+        sandbox_source.set_defaults(handler=_sandbox, source=spec.name)
     return parser
 
 
@@ -150,23 +136,22 @@ def _csv(value: str) -> list[str]:
 
 
 # -- commands ------------------------------------------------------------------------------
-def _run_ujet(args: argparse.Namespace, redactor: _Redactor) -> int:
-    import dlt
+def _run(args: argparse.Namespace, redactor: _Redactor) -> int:
+    from pipelines.runner import run_source
 
-    from pipelines.ujet import run_ujet
-
-    token: Optional[str] = dlt.secrets.get("sources.ujet.api_token")
-    subdomain: Optional[str] = dlt.config.get("sources.ujet.subdomain")
-    redactor.add(token, subdomain)
-    redactor.add_warehouse_password(args.destination)
+    command = f"ccelt run {args.source}" + (f" --tenant {args.tenant}" if args.tenant else "")
 
     def run() -> None:
+        instance = registry_instance(args.source, args.tenant)
+        _CONTEXT["instance"] = instance
+        redactor.add_source_secrets(instance)
+        redactor.add_warehouse_password(args.destination)
         _clear_report(args.report)
         settings = None if args.no_transform else load_settings()
         destination = warehouse_destination(args.destination)
         try:
-            summary = run_ujet(destination=destination, resources=args.resources,
-                               transform=settings)
+            summary = run_source(instance, destination=destination, resources=args.resources,
+                                 transform=settings)
         except DataTestFailed as failed:
             # loaded and built: the report says so, and the exit code says the tests failed
             if hasattr(failed, "summary"):
@@ -175,15 +160,15 @@ def _run_ujet(args: argparse.Namespace, redactor: _Redactor) -> int:
         _write_report(args.report, summary_record(summary))
         print(format_summary(summary))
 
-    return _report_failures(redactor, "ccelt run ujet", run)
+    return _report_failures(redactor, command, run)
 
 
 def _transform(args: argparse.Namespace, redactor: _Redactor) -> int:
     import dlt
     from dlt.common.pipeline import get_dlt_pipelines_dir
 
+    from pipelines.lock import BUILD_LOCK
     from pipelines.summary import build_record, format_build
-    from pipelines.ujet import DATASET_NAME, PIPELINE_NAME
     from transforms.runner import build
 
     redactor.add_warehouse_password(args.destination)
@@ -192,9 +177,10 @@ def _transform(args: argparse.Namespace, redactor: _Redactor) -> int:
         _clear_report(args.report)
         settings = load_settings()
         destination = warehouse_destination(args.destination)
-        with run_lock(get_dlt_pipelines_dir(), PIPELINE_NAME):
-            pipeline = dlt.pipeline(PIPELINE_NAME, destination=destination,
-                                    dataset_name=DATASET_NAME)
+        with run_lock(get_dlt_pipelines_dir(), BUILD_LOCK):
+            # a pipeline that never loads: only its clients are used, to reach the warehouse
+            pipeline = dlt.pipeline(BUILD_LOCK, destination=destination,
+                                    dataset_name=settings.dataset)
             try:
                 result = build(pipeline, settings, full_refresh=args.full_refresh)
             except Exception as exc:
@@ -211,46 +197,9 @@ def _demo(args: argparse.Namespace, redactor: _Redactor) -> int:
     return _report_failures(redactor, "ccelt demo", lambda: run_demo(args.database, print))
 
 
-def _sandbox_ujet(args: argparse.Namespace, redactor: _Redactor) -> int:
-    from sources.ujet.sandbox.frozen import FrozenTenant
-    from sources.ujet.sandbox.server import SandboxOptions, SandboxServer
-    from sources.ujet.sandbox.tenant import Tenant, TenantSize
-
-    options = SandboxOptions(
-        max_per=args.max_per,
-        from_inclusive=not args.exclusive_bounds,
-        to_inclusive=not args.exclusive_bounds,
-        pagination_headers=not args.no_pagination_headers,
-        shuffle_ties=args.shuffle_ties,
-        requests_per_second=args.requests_per_second or None,
-        churn_per_request=args.churn,
-        fault_rate=args.fault_rate,
-        seed=args.seed,
-    )
-    if args.token:
-        options.api_token = args.token
-    size = TenantSize(days=args.days, agents=args.agents, calls=args.calls, chats=args.chats,
-                      emails=args.emails)
-    if args.frozen and args.churn:
-        print("ccelt sandbox ujet: --frozen and --churn exclude each other: a frozen tenant's"
-              " records never change", file=sys.stderr)
-        return 2
-    tenant = (FrozenTenant.generate(seed=args.seed, size=size) if args.frozen
-              else Tenant(seed=args.seed, size=size))
-    server = SandboxServer(tenant, options, port=args.port)
-    print(f"UJET sandbox tenant on {server.base_url}\n"
-          f"  subdomain: {options.subdomain}\n  api token: {options.api_token}\n"
-          "Point ccelt at it:\n"
-          f"  export SOURCES__UJET__SUBDOMAIN={options.subdomain}"
-          f" SOURCES__UJET__API_TOKEN={options.api_token}"
-          f" SOURCES__UJET__BASE_URL={server.base_url}\n"
-          "  ccelt run ujet\n"
-          "Ctrl-C stops it.", flush=True)
-    try:
-        server.serve_forever()
-    finally:
-        server.stop()
-    return 0
+def _sandbox(args: argparse.Namespace, redactor: _Redactor) -> int:
+    result: int = SOURCES[args.source].sandbox_module().serve(args)
+    return result
 
 
 def _clear_report(path: Optional[str]) -> None:
@@ -293,15 +242,12 @@ def _explain(exc: BaseException) -> tuple[int, str]:
         return next((e for e in chain if isinstance(e, kind)), None)
 
     if missing := first(ConfigFieldMissingException):
-        keys = ", ".join(f"sources.ujet.{f}" if f in _UJET_SETTINGS + ("api_token",) else f
-                         for f in missing.fields)
-        return EXIT_CONFIG, (f"missing configuration: {keys}. Set it in .dlt/config.toml (the"
-                             " token in .dlt/secrets.toml) or as an environment variable such as"
-                             " SOURCES__UJET__SUBDOMAIN; see README.md, 'Connect your tenant'")
+        return EXIT_CONFIG, _missing_configuration(missing)
     if wrong_type := first(ConfigValueCannotBeCoercedException):
         key = wrong_type.field_name
-        if key in _UJET_SETTINGS:
-            key = f"sources.ujet.{key} (SOURCES__UJET__{key.upper()})"
+        instance = _CONTEXT.get("instance")
+        if instance is not None and key in instance.spec.settings + instance.spec.secrets:
+            key = f"{instance.key(key)} ({instance.env(key)})"
         return EXIT_CONFIG, (f"the configured value of {key} is not a valid"
                              f" {getattr(wrong_type.hint, '__name__', wrong_type.hint)}")
     if unknown_engine := first(UnknownDestinationModule):
@@ -331,9 +277,30 @@ def _explain(exc: BaseException) -> tuple[int, str]:
     return EXIT_FAILED, f"{type(root).__name__}{where}: {root}"
 
 
-_UJET_SETTINGS = ("subdomain", "domain", "base_url", "start_date", "requests_per_second",
-                  "page_size", "lookback", "sla_minutes", "timeout", "max_attempts",
-                  "retry_backoff")
+_CONTEXT: dict[str, Any] = {}
+"""The source instance the command runs, once known, to name its settings in messages."""
+
+
+def _missing_configuration(missing: Any) -> str:
+    """Names every missing key exactly, with the environment variable that sets it."""
+    instance = _CONTEXT.get("instance")
+    fields = list(missing.fields)
+    if instance is not None and all(f in instance.spec.settings + instance.spec.secrets
+                                    for f in fields):
+        keys = ", ".join(instance.keys(f) for f in fields)
+        envs = ", ".join(instance.env(f) for f in fields)
+        where = " (secrets in .dlt/secrets.toml)" if any(
+            f in instance.spec.secrets for f in fields) else ""
+        return (f"missing configuration: {keys}. Set it in .dlt/config.toml{where} or as the"
+                f" environment variable {envs}; see README.md, 'Connect your tenant'")
+    # elsewhere (a warehouse's credentials): the most specific key dlt looked the field up at
+    keys = []
+    for field_name, traces in getattr(missing, "traces", {}).items():
+        looked = [t for t in traces if hasattr(t, "sections") and hasattr(t, "key")]
+        deepest = max(looked, key=lambda t: len(t.sections), default=None)
+        keys.append(".".join([*deepest.sections, deepest.key]) if deepest else field_name)
+    return (f"missing configuration: {', '.join(keys)}. Set it in .dlt/config.toml,"
+            " .dlt/secrets.toml or as an environment variable")
 
 
 def _causes(exc: BaseException) -> list[BaseException]:
@@ -361,6 +328,17 @@ class _Redactor(logging.Filter):
             if username:
                 # what an Authorization header would carry
                 self.secrets.add(base64.b64encode(f"{username}:{secret}".encode()).decode())
+
+    def add_source_secrets(self, instance: Any) -> None:
+        """Every secret setting of the source instance, and its basic-auth header forms."""
+        username = instance.config("subdomain") or instance.config("username")
+        for setting in instance.spec.secrets:
+            value = instance.secret(setting)
+            if isinstance(value, dict):
+                for item in value.values():
+                    self.add(str(item))
+            elif value is not None:
+                self.add(str(value), username)
 
     def add_warehouse_password(self, destination_type: Optional[str]) -> None:
         """The password inside a warehouse connection string, wherever it is configured."""

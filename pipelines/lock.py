@@ -21,16 +21,21 @@ class RunInProgress(RuntimeError):
     """Another run of the same pipeline holds the lock; this one did nothing."""
 
 
+BUILD_LOCK = "ccelt_transforms"
+"""The lock of the fact build: one build at a time per machine, whichever source started it."""
+
+
 @contextmanager
-def run_lock(pipelines_dir: str, pipeline_name: str) -> Iterator[None]:
-    """Holds the pipeline's run lock, or raises `RunInProgress` at once."""
+def run_lock(pipelines_dir: str, pipeline_name: str, *, wait: bool = False) -> Iterator[None]:
+    """Holds the pipeline's run lock, or raises `RunInProgress` at once (`wait`: waits for it;
+    two tenants' runs that end together build the facts one after the other)."""
     directory = Path(pipelines_dir)
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f".{pipeline_name}.ccelt-lock"
     handle = open(path, "a+")  # noqa: SIM115 (held open for the lock's lifetime)
     try:
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
         except BlockingIOError:
             handle.seek(0)
             holder = _holder(handle.read())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from pipelines.ujet import RunSummary
+from pipelines.runner import RunSummary
 from transforms.runner import BuildResult
 from transforms.settings import TransformSettings
 

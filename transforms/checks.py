@@ -55,8 +55,10 @@ def _offending_rows(model: Model, check: Check, keys: tuple[str, ...]) -> str:
     if check.kind == "references":
         column, reference = args
         other, other_column = reference.rsplit(".", 1)
-        return (f"select distinct {column} from {table} t where {column} is not null and not exists"
-                f" (select 1 from {TARGET}.{other} r where r.{other_column} = t.{column})")
+        # keys are per source: an agent id means nothing without the source it came from
+        return (f"select distinct source, {column} from {table} t where {column} is not null"
+                f" and not exists (select 1 from {TARGET}.{other} r where r.source = t.source"
+                f" and r.{other_column} = t.{column})")
     raise ValueError(f"unknown test {check.kind}")
 
 
@@ -65,7 +67,7 @@ def _describe(model: Model, check: Check, keys: tuple[str, ...], rows: list[tupl
     with client.execute_query(render_sql(f"select count(*) from ({offending}) broken", target)) as cursor:
         total = cursor.fetchone()[0]
     names = check.arguments if check.kind in ("unique",) else (
-        (check.arguments[0],) if check.kind == "references" else keys)
+        ("source", check.arguments[0]) if check.kind == "references" else keys)
     samples = "; ".join(
         ", ".join(f"{n}={v}" for n, v in zip(names, row, strict=False)) if names else str(row)
         for row in rows[:SAMPLE])

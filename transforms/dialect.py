@@ -9,7 +9,11 @@ Models are written once in DuckDB's dialect. `render` turns one into SQL for the
   `ccelt_utc(wall_clock)` (the reverse), `ccelt_milliseconds(a, b)` (whole milliseconds
   from a to b: integers add up the same in any order, floating-point seconds do not),
   `ccelt_floor15(wall_clock)` (start of its 15-minute interval) and `ccelt_add_days(date, n)`;
-* `ujet.<table>` and `contact_center.<model>` become the real, quoted dataset names;
+* a staging model (which reads `<vendor>.<table>`) becomes one SELECT per instance of that
+  vendor (`ujet`, `ujet_acme`, ...), each reading its own raw dataset and tagging its rows
+  with the instance's name in a first column, `source`, all joined by UNION ALL; with no
+  instance it is an empty relation of the same columns;
+* `contact_center.<model>` and raw tables become the real, quoted dataset names;
 * a staging model's raw table gets a shim when columns (or the table) do not exist yet:
   dlt creates a column only once a value arrives, so a young tenant may lack `rating`.
 """
@@ -23,7 +27,7 @@ from typing import Optional
 import sqlglot
 from sqlglot import exp
 
-from transforms.project import RAW, TARGET, Model
+from transforms.project import TARGET, Model
 
 MACROS: dict[str, dict[str, str]] = {
     "CCELT_LOCAL": {
@@ -55,27 +59,52 @@ MACROS: dict[str, dict[str, str]] = {
 SUPPORTED = ("duckdb", "postgres", "bigquery")
 
 
+RAW_PREFIX = "ccelt_raw__"
+"""Statements name a raw table of dataset `d` as `ccelt_raw__d.<table>` until rendered."""
+
+
 class DialectError(ValueError):
     """The warehouse speaks a dialect the transforms do not support."""
 
 
 @dataclass(frozen=True)
+class RawSource:
+    """One source instance the facts are built from: its name in the `source` column, the
+    vendor whose staging models read it, and its raw dataset."""
+
+    name: str
+    vendor: str
+    dataset: str
+
+
+RawColumns = dict[tuple[str, str], set[str]]
+"""Columns of each existing raw table, by (dataset, table)."""
+
+
+def raw(dataset: str, table: str) -> str:
+    """How a statement names a raw table before rendering."""
+    return f"{RAW_PREFIX}{dataset}.{table}"
+
+
+@dataclass(frozen=True)
 class Target:
-    """Where and how to render: the dialect, the reporting zone, and the real table names."""
+    """Where and how to render: the dialect, the reporting zone, the real table names and
+    the source instances present."""
 
     dialect: str
     reporting_timezone: str
-    raw_table: Callable[[str], str]
-    """Quoted, qualified name of a raw table."""
+    raw_table: Callable[[str, str], str]
+    """Quoted, qualified name of a raw table, from its dataset and name."""
     model_table: Callable[[str], str]
     """Quoted, qualified name of a model's table or view."""
+    sources: tuple[RawSource, ...] = ()
 
     def __post_init__(self) -> None:
         if self.dialect not in SUPPORTED:
             raise DialectError(f"transforms support {', '.join(SUPPORTED)}, not {self.dialect}")
 
 
-def render(model: Model, target: Target, raw_columns: Optional[dict[str, set[str]]] = None,
+def render(model: Model, target: Target, raw_columns: Optional[RawColumns] = None,
            statement: str = "{select}") -> str:
     """The model's SELECT, or a `statement` around it, ready to run on the target warehouse.
 
@@ -85,9 +114,8 @@ def render(model: Model, target: Target, raw_columns: Optional[dict[str, set[str
         statement: DuckDB-dialect SQL with `{select}` where the model's SELECT goes, e.g.
             `create table contact_center.x as {select}`.
     """
-    tree = sqlglot.parse_one(model.sql, read="duckdb")
-    if model.source:
-        _shim_source(tree, model, target, raw_columns or {})
+    tree = (_staging_select(model, target, raw_columns or {}) if model.source
+            else sqlglot.parse_one(model.sql, read="duckdb"))
     if statement != "{select}":
         tree = sqlglot.parse_one(statement.replace("{select}", tree.sql(dialect="duckdb")), read="duckdb")
     _qualify_tables(tree, target)
@@ -103,13 +131,33 @@ def render_sql(sql: str, target: Target) -> str:
     return tree.sql(dialect=target.dialect)
 
 
+def _staging_select(model: Model, target: Target, raw_columns: RawColumns) -> exp.Expr:
+    """The staging model over every instance of its vendor, each row tagged with `source`."""
+    instances = [s for s in target.sources if s.vendor == model.vendor]
+    parts: list[exp.Expr] = []
+    for instance in instances or [None]:
+        tree = sqlglot.parse_one(model.sql, read="duckdb")
+        dataset = instance.dataset if instance else None
+        present = raw_columns.get((dataset, model.raw_table or "")) if dataset else None
+        _shim_source(tree, model, dataset, present)
+        name = (exp.Literal.string(instance.name) if instance
+                else exp.cast(exp.null(), "text", dialect="duckdb"))
+        parts.append(exp.select(exp.alias_(name, "source"), exp.Star())
+                     .from_(exp.Subquery(this=tree, alias=exp.TableAlias(
+                         this=exp.to_identifier("staged")))))
+    union = parts[0]
+    for part in parts[1:]:
+        union = exp.union(union, part, distinct=False)
+    return union
+
+
 def _qualify_tables(tree: exp.Expr, target: Target) -> None:
     ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
     for table in list(tree.find_all(exp.Table)):
         if table.name in ctes and not table.db:
             continue
-        if table.db == RAW:
-            real = target.raw_table(table.name)
+        if table.db.startswith(RAW_PREFIX):
+            real = target.raw_table(table.db[len(RAW_PREFIX):], table.name)
         elif table.db == TARGET:
             real = target.model_table(table.name)
         else:
@@ -120,28 +168,36 @@ def _qualify_tables(tree: exp.Expr, target: Target) -> None:
         table.replace(replacement)
 
 
-def _shim_source(tree: exp.Expr, model: Model, target: Target,
-                 raw_columns: dict[str, set[str]]) -> None:
-    raw_name = model.source.split(".", 1)[1] if model.source and "." in model.source else model.source
-    present = raw_columns.get(raw_name or "")
+def _shim_source(tree: exp.Expr, model: Model, dataset: Optional[str],
+                 present: Optional[set[str]]) -> None:
+    """Points the model's raw table at `dataset`, through a shim of typed NULLs for the
+    declared columns the table lacks, or an empty relation if it (or the dataset) is missing."""
+    vendor, raw_name = model.vendor, model.raw_table or ""
     if present is not None and set(model.columns) <= present:
-        return
-    selected: list[exp.Expr] = []
-    for column, data_type in model.columns.items():
-        if present is not None and column in present:
-            selected.append(exp.column(column))
-        else:
-            selected.append(exp.alias_(exp.cast(exp.null(), data_type, dialect="duckdb"), column))
-    shim = exp.select(*selected)
-    if present is None:
-        # the raw table does not exist yet: an empty relation with the declared columns
-        shim = shim.where(exp.false())
+        replacement: exp.Expr = exp.to_table(raw(str(dataset), raw_name))
     else:
-        shim = shim.from_(exp.to_table(f"{RAW}.{raw_name}"))
+        selected: list[exp.Expr] = []
+        for column, data_type in model.columns.items():
+            if present is not None and column in present:
+                selected.append(exp.column(column))
+            else:
+                selected.append(exp.alias_(exp.cast(exp.null(), data_type, dialect="duckdb"), column))
+        shim = exp.select(*selected)
+        if present is None:
+            shim = shim.where(exp.false())
+        else:
+            shim = shim.from_(exp.to_table(raw(str(dataset), raw_name)))
+        replacement = shim
     for table in list(tree.find_all(exp.Table)):
-        if table.db == RAW and table.name == raw_name:
-            table.replace(exp.Subquery(this=shim, alias=exp.TableAlias(
-                this=exp.to_identifier(table.alias or raw_name))))
+        if table.db == vendor and table.name == raw_name:
+            alias = table.alias or raw_name
+            if isinstance(replacement, exp.Table):
+                new = replacement.copy()
+                new.set("alias", exp.TableAlias(this=exp.to_identifier(alias)))
+            else:
+                new = exp.Subquery(this=replacement.copy(),
+                                   alias=exp.TableAlias(this=exp.to_identifier(alias)))
+            table.replace(new)
 
 
 def _expand_macros(tree: exp.Expr, target: Target) -> None:

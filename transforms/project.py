@@ -1,9 +1,11 @@
 """The SQL models: where they live, what their headers declare, what they depend on.
 
-A model is one `.sql` file under `transforms/models/<layer>/`, written once in DuckDB's
-dialect. It references raw tables as `ujet.<table>` and other models as
-`contact_center.<model>`; the runner maps both names to the real datasets and translates the
-SQL to the warehouse's dialect. Dependencies are read from those references with sqlglot,
+A model is one `.sql` file under `transforms/models/<layer>/` (staging models one folder
+deeper, per vendor: `staging/<vendor>/`), written once in DuckDB's dialect. A staging model
+reads one raw table, named `<vendor>.<table>` in its `source` header; it is built once over
+every instance of that vendor (its tenants), each instance's rows tagged with its `source`
+name. Other models reference models as `contact_center.<model>`. The runner maps these names
+to the real datasets and translates the SQL to the warehouse's dialect. Dependencies are read from those references with sqlglot,
 never listed by hand. A header of `-- key: value` comment lines says how to build and check
 the model:
 
@@ -11,7 +13,8 @@ the model:
     -- unique_key: channel, contact_id         (incremental by key: rows of changed keys)
     -- changes: contacts | activity            (which change feed names the changed keys)
     -- partition_by: local_date                (incremental by partition: touched dates)
-    -- source: ujet.calls                      (staging: the raw table it reads)
+    -- source: ujet.calls                      (staging: the vendor and raw table it reads)
+    -- feeds: contacts                         (staging: its new rows' keys feed this change feed)
     -- columns: id bigint, lang text, ...      (staging: raw columns it needs, with types)
     -- tests: unique(a, b); not_null(a); non_negative(x); assert(a <= b); references(agent_id, dim_agents.agent_id)
 """
@@ -30,8 +33,6 @@ from sqlglot import exp
 
 MODELS_DIR = Path(__file__).parent / "models"
 LAYERS = ("staging", "intermediate", "marts")
-RAW = "ujet"
-"""How models name the raw dataset; the runner maps it to the pipeline's dataset."""
 TARGET = "contact_center"
 """How models name their own dataset; the runner maps it to the configured one."""
 
@@ -64,6 +65,7 @@ class Model:
     changes: Optional[str] = None
     partition_by: Optional[str] = None
     source: Optional[str] = None
+    feeds: Optional[str] = None
     columns: dict[str, str] = field(default_factory=dict)
     checks: list[Check] = field(default_factory=list)
     depends_on: set[str] = field(default_factory=set)
@@ -76,12 +78,22 @@ class Model:
     def partitioned(self) -> bool:
         return self.materialized == "incremental" and self.partition_by is not None
 
+    @property
+    def vendor(self) -> Optional[str]:
+        """The vendor whose raw data a staging model reads (`ujet` of `ujet.calls`)."""
+        return self.source.split(".", 1)[0] if self.source else None
+
+    @property
+    def raw_table(self) -> Optional[str]:
+        """The raw table a staging model reads (`calls` of `ujet.calls`)."""
+        return self.source.split(".", 1)[1] if self.source else None
+
 
 def load_project(models_dir: Path = MODELS_DIR) -> dict[str, Model]:
     """Every model, keyed by name, with its dependencies resolved and checked."""
     models: dict[str, Model] = {}
     for layer in LAYERS:
-        for path in sorted((models_dir / layer).glob("*.sql")):
+        for path in sorted((models_dir / layer).rglob("*.sql")):
             model = _parse(path, layer)
             if model.name in models:
                 raise ProjectError(f"two models are named {model.name}: {path} and {models[model.name].path}")
@@ -132,7 +144,11 @@ def _parse(path: Path, layer: str) -> Model:
         elif key == "partition_by":
             model.partition_by = value
         elif key == "source":
+            if "." not in value:
+                raise ProjectError(f"{path.name}: source must be <vendor>.<table>, got {value!r}")
             model.source = value
+        elif key == "feeds":
+            model.feeds = value
         elif key == "columns":
             model.columns = dict(_column(path, part) for part in value.split(","))
         elif key == "tests":
@@ -141,6 +157,9 @@ def _parse(path: Path, layer: str) -> Model:
             raise ProjectError(f"{path.name}: unknown header {key!r}")
     if model.materialized == "incremental" and bool(model.unique_key) == bool(model.partition_by):
         raise ProjectError(f"{path.name}: an incremental model needs unique_key (with changes) or partition_by")
+    if layer == "staging" and model.source and path.parent.name != model.vendor:
+        raise ProjectError(f"{path.name} reads {model.source}, so it belongs in"
+                           f" staging/{model.vendor}/")
     if model.unique_key and not model.changes:
         raise ProjectError(f"{path.name}: unique_key needs a `changes` feed")
     try:

@@ -24,29 +24,18 @@ import dlt
 from dlt.common.destination.client import JobClientBase
 
 from transforms.checks import run_checks
-from transforms.dialect import Target, render, render_sql
+from transforms.dialect import RawColumns, RawSource, Target, raw, render, render_sql
 from transforms.project import Model, build_order, load_project, project_fingerprint
 from transforms.settings import TransformSettings
 
 logger = logging.getLogger(__name__)
 
 STATE_TABLE = "_ccelt_state"
-FEED_KEYS: dict[str, str] = {
-    # feed -> an empty relation with the feed's key columns, for tenants without the table
-    "contacts": "select cast(null as text) as channel, cast(null as bigint) as contact_id where 1 = 0",
-    "activity": "select cast(null as bigint) as activity_id where 1 = 0",
-}
-FEEDS: dict[str, dict[str, str]] = {
-    # feed -> raw root table -> SELECT of the changed keys from rows of the new loads
-    "contacts": {
-        "calls": "select 'call' as channel, id as contact_id from ujet.calls",
-        "chats": "select 'chat' as channel, id as contact_id from ujet.chats",
-        "emails": "select 'email' as channel, id as contact_id from ujet.emails",
-    },
-    "activity": {
-        "agent_activity_logs": "select id as activity_id from ujet.agent_activity_logs",
-    },
-}
+"""One row per build: when, in which zone, from which version of the models, how."""
+WATERMARKS_TABLE = "_ccelt_watermarks"
+"""Per source instance: the newest of its loads the facts include."""
+SOURCES_TABLE = "_ccelt_sources"
+"""Every source instance whose raw data the facts are built from, registered by its runs."""
 
 
 class TransformError(RuntimeError):
@@ -76,18 +65,25 @@ class BuildResult:
     """Rows per mart after the build."""
     checks: int = 0
     unknown_agents: int = 0
+    sources: list[str] = field(default_factory=list)
+    """The source instances the facts were built from."""
 
 
-def build(pipeline: dlt.Pipeline, settings: TransformSettings, *, full_refresh: bool = False) -> BuildResult:
-    """Brings `settings.dataset` up to date with what `pipeline` has loaded."""
-    raw_tables: list[str] = ([t for t in pipeline.default_schema.tables if not t.startswith("_dlt")]
-                  if pipeline.default_schema_name else [])
+def build(pipeline: dlt.Pipeline, settings: TransformSettings, *,
+          sources: Sequence[RawSource] = (), full_refresh: bool = False) -> BuildResult:
+    """Brings `settings.dataset` up to date with every registered source instance's loads.
+
+    Args:
+        pipeline: any pipeline of the warehouse (for its clients).
+        sources: instances to register first (a run registers its own); the build reads
+            every instance registered in the warehouse, so one tenant's run keeps the
+            others' facts in place.
+    """
     with _clients(pipeline, settings.dataset) as (client, job_client):
-        return build_with(client, job_client, pipeline.dataset_name, raw_tables, settings,
-                          full_refresh=full_refresh)
+        return build_with(client, job_client, sources, settings, full_refresh=full_refresh)
 
 
-def build_with(client: Any, job_client: Any, raw_dataset: str, raw_tables: Sequence[str],
+def build_with(client: Any, job_client: Any, sources: Sequence[RawSource],
                settings: TransformSettings, *, full_refresh: bool = False) -> BuildResult:
     """`build` on given clients: dlt's sql client switched to `settings.dataset`, and the
     job client (for the raw tables' columns). Tests drive it with a recording client to see
@@ -96,11 +92,14 @@ def build_with(client: Any, job_client: Any, raw_dataset: str, raw_tables: Seque
     models = load_project()
     order = build_order(models)
     fingerprint = project_fingerprint(models)
-    target = _target(client, raw_dataset, settings)
+    bare = _target(client, settings, ())
     if not client.has_dataset():
         client.create_dataset()
-    loads = _new_loads(client, target, None)
+    registered = _register(client, bare, sources)
+    target = _target(client, settings, registered)
+    raw_columns = _raw_columns(job_client, models, registered)
     state = _last_state(client, target)
+    loads = _new_loads(client, target, raw_columns, None)
     result = BuildResult(mode="full")
     if full_refresh:
         result.reason = "asked for a full refresh"
@@ -112,22 +111,22 @@ def build_with(client: Any, job_client: Any, raw_dataset: str, raw_tables: Seque
     elif state["project"] != fingerprint:
         result.reason = "the models changed"
     else:
-        loads = _new_loads(client, target, state["last_load_id"])
+        loads = _new_loads(client, target, raw_columns, state["watermarks"])
         result.mode = "incremental" if loads else "up-to-date"
+    result.sources = [source.name for source in registered]
     if result.mode == "up-to-date":
         result.seconds = time.monotonic() - started
         return result
-    result.loads = len(loads)
-    logger.info("transforms: building %s (%s)", settings.dataset, result.mode)
-    raw_columns = {name: set(columns) for name, columns in job_client.get_storage_tables(raw_tables)
-                   if columns}
+    result.loads = sum(len(ids) for ids in loads.values())
+    logger.info("transforms: building %s from %s (%s)", settings.dataset,
+                ", ".join(result.sources) or "no source yet", result.mode)
     with _build_memory(client, target, settings), _transaction(client, target.dialect):
         if result.mode == "full":
             _build_full(client, target, models, order, raw_columns)
         else:
             _build_incremental(client, target, models, order, raw_columns, loads, result)
             _drop_work_tables(client, target, models)
-        _record_state(client, target, settings, fingerprint, loads, result.mode)
+        _record_state(client, target, settings, fingerprint, loads, state, result.mode)
     result.rows = {name: _count(client, target, name) for name in order
                    if models[name].layer == "marts"}
     result.unknown_agents = _scalar(client, render_sql(
@@ -135,7 +134,7 @@ def build_with(client: Any, job_client: Any, raw_dataset: str, raw_tables: Seque
     failures, result.checks = run_checks(client, target, models)
     result.seconds = time.monotonic() - started
     logger.info("transforms: %s build of %s in %.1fs (%s)", result.mode, settings.dataset,
-                result.seconds, result.reason or f"{len(loads)} new load(s)")
+                result.seconds, result.reason or f"{result.loads} new load(s)")
     if failures:
         raise DataTestFailed(failures)
     return result
@@ -150,7 +149,7 @@ def _clients(pipeline: dlt.Pipeline, dataset: str) -> Iterator[tuple[Any, JobCli
         yield client, job_client
 
 
-def _target(client: Any, raw_dataset: str, settings: TransformSettings) -> Target:
+def _target(client: Any, settings: TransformSettings, sources: Sequence[RawSource]) -> Target:
     dialect = client.capabilities.sqlglot_dialect or "duckdb"
 
     def qualified(dataset: str, table: str) -> str:
@@ -158,8 +157,47 @@ def _target(client: Any, raw_dataset: str, settings: TransformSettings) -> Targe
             return str(client.make_qualified_table_name(table))
 
     return Target(dialect=dialect, reporting_timezone=settings.reporting_timezone,
-                  raw_table=lambda table: qualified(raw_dataset, table),
-                  model_table=lambda table: qualified(settings.dataset, table))
+                  raw_table=qualified,
+                  model_table=lambda table: qualified(settings.dataset, table),
+                  sources=tuple(sources))
+
+
+def _register(client: Any, target: Target, sources: Sequence[RawSource]) -> list[RawSource]:
+    """Adds `sources` to the warehouse's list of source instances; returns the whole list.
+
+    The list lives beside the facts, so a build started by one tenant's run (or by `ccelt
+    transform`) includes every instance that ever loaded this warehouse.
+    """
+    table = f"{CC}.{SOURCES_TABLE}"
+    _execute(client, render_sql(f"create table if not exists {table} (source text, vendor text,"
+                                " dataset text, registered_at timestamp)", target))
+    known = {row[0]: RawSource(*row) for row in _rows(client, render_sql(
+        f"select source, vendor, dataset from {table}", target))}
+    for source in sources:
+        if known.get(source.name) == source:
+            continue
+        _execute(client, render_sql(f"delete from {table} where source = {_literal(source.name)}",
+                                    target))
+        _execute(client, render_sql(
+            f"insert into {table} values ({_literal(source.name)}, {_literal(source.vendor)},"
+            f" {_literal(source.dataset)}, current_timestamp)", target))
+        known[source.name] = source
+    return [known[name] for name in sorted(known)]
+
+
+def _raw_columns(job_client: Any, models: dict[str, Model],
+                 sources: Sequence[RawSource]) -> RawColumns:
+    """Columns of the raw tables the staging models read, per source's dataset; a table
+    (or a dataset) that does not exist yet is absent."""
+    columns: RawColumns = {}
+    for source in sources:
+        tables = sorted({m.raw_table for m in models.values()
+                         if m.vendor == source.vendor and m.raw_table} | {"_dlt_loads"})
+        with job_client.sql_client.with_alternative_dataset_name(source.dataset):
+            for name, found in job_client.get_storage_tables(tables):
+                if found:
+                    columns[(source.dataset, name)] = set(found)
+    return columns
 
 
 @contextmanager
@@ -194,13 +232,14 @@ def _transaction(client: Any, dialect: str) -> Iterator[None]:
         yield
 
 
-# Every statement below is written like a model (DuckDB's dialect, `contact_center.` and
-# `ujet.` names) and rendered by transforms.dialect, so no warehouse quirk lives here.
+# Every statement below is written like a model (DuckDB's dialect, `contact_center.` names,
+# raw tables through `dialect.raw`) and rendered by transforms.dialect, so no warehouse
+# quirk lives here.
 CC = "contact_center"
 
 
 def _build_full(client: Any, target: Target, models: dict[str, Model], order: list[str],
-                raw_columns: dict[str, set[str]]) -> None:
+                raw_columns: RawColumns) -> None:
     for name in order:
         model = models[name]
         if model.materialized == "view":
@@ -210,11 +249,11 @@ def _build_full(client: Any, target: Target, models: dict[str, Model], order: li
 
 
 def _build_incremental(client: Any, target: Target, models: dict[str, Model], order: list[str],
-                       raw_columns: dict[str, set[str]], loads: list[str],
+                       raw_columns: RawColumns, loads: dict[str, list[str]],
                        result: BuildResult) -> None:
     feeds = {model.changes for model in models.values() if model.keyed}
     for feed in sorted(f for f in feeds if f):
-        result.changed[feed] = _create_feed(client, target, feed, loads, raw_columns)
+        result.changed[feed] = _create_feed(client, target, models, feed, loads)
     partitioned = [models[name] for name in order if models[name].partitioned]
     for model in partitioned:
         _capture_touched(client, target, models, model, create=True)
@@ -246,22 +285,31 @@ def _build_incremental(client: Any, target: Target, models: dict[str, Model], or
 
 def _drop_work_tables(client: Any, target: Target, models: dict[str, Model]) -> None:
     """Change feeds and touched partitions are a build's scratch paper, not for analysts."""
-    work = [f"_ccelt_changed_{feed}" for feed in FEEDS]
+    work = [f"_ccelt_changed_{feed}" for feed in sorted({m.changes for m in models.values()
+                                                         if m.keyed and m.changes})]
     work += [f"_ccelt_touched__{m.name}" for m in models.values() if m.partitioned]
     for name in work:
         _run(client, target, _drop_table(target, name))
 
 
-def _create_feed(client: Any, target: Target, feed: str, loads: list[str],
-                 raw_columns: dict[str, set[str]]) -> int:
-    load_list = ", ".join("'" + load.replace("'", "''") + "'" for load in loads)
-    parts = [f"{select} where _dlt_load_id in ({load_list})"
-             for raw, select in FEEDS[feed].items() if raw in raw_columns]
-    if not parts:
-        parts = [FEED_KEYS[feed]]
+def _create_feed(client: Any, target: Target, models: dict[str, Model], feed: str,
+                 loads: dict[str, list[str]]) -> int:
+    """The keys of `feed` (e.g. source, channel, contact_id) that the new loads touched,
+    from the staging models that declare `feeds: <feed>`."""
+    keys = {m.unique_key for m in models.values() if m.keyed and m.changes == feed}
+    if len(keys) != 1:
+        raise TransformError(f"models fed by {feed} disagree on its key: {sorted(keys)}")
+    columns = ", ".join(keys.pop())
+    staging = sorted(m.name for m in models.values() if m.feeds == feed)
+    if not staging:
+        raise TransformError(f"no staging model feeds {feed} (header `feeds: {feed}`)")
+    new = " or ".join(
+        f"(source = {_literal(source)} and load_id in ({', '.join(_literal(i) for i in ids)}))"
+        for source, ids in sorted(loads.items()) if ids) or "1 = 0"
+    parts = [f"select {columns} from {CC}.{name} where {new}" for name in staging]
     table = f"{CC}._ccelt_changed_{feed}"
     _run(client, target, _drop_table(target, f"_ccelt_changed_{feed}"))
-    _run(client, target, f"create table {table} as " + " union all ".join(parts))
+    _run(client, target, f"create table {table} as " + " union ".join(parts))
     return _scalar(client, render_sql(f"select count(*) from {table}", target))
 
 
@@ -294,7 +342,7 @@ def _capture_touched(client: Any, target: Target, models: dict[str, Model], mode
         _run(client, target, f"insert into {touched} {union}", model)
 
 
-def _create_view(client: Any, target: Target, model: Model, raw_columns: dict[str, set[str]]) -> None:
+def _create_view(client: Any, target: Target, model: Model, raw_columns: RawColumns) -> None:
     if target.dialect == "postgres":
         # PostgreSQL cannot replace a view whose columns changed
         _run(client, target, f"drop view if exists {CC}.{model.name} cascade")
@@ -304,7 +352,7 @@ def _create_view(client: Any, target: Target, model: Model, raw_columns: dict[st
              raw_columns)
 
 
-def _create_table(client: Any, target: Target, model: Model, raw_columns: dict[str, set[str]]) -> None:
+def _create_table(client: Any, target: Target, model: Model, raw_columns: RawColumns) -> None:
     _run(client, target, _drop_table(target, model.name))
     _run(client, target, f"create table {CC}.{model.name} as {{select}}", model, raw_columns)
 
@@ -326,41 +374,74 @@ def _run(client: Any, target: Target, statement: str, model: Optional[Model] = N
     _execute(client, sql, model.name if model else None)
 
 
-def _new_loads(client: Any, target: Target, after: Optional[str]) -> list[str]:
-    """Load ids dlt completed, newer than `after` (all when None), oldest first."""
-    condition = "status = 0" + (" and load_id > '" + after.replace("'", "''") + "'" if after else "")
-    sql = render_sql(f"select load_id from ujet._dlt_loads where {condition} order by load_id", target)
-    with client.execute_query(sql) as cursor:
-        return [row[0] for row in cursor.fetchall()]
+def _new_loads(client: Any, target: Target, raw_columns: RawColumns,
+               after: Optional[dict[str, str]]) -> dict[str, list[str]]:
+    """Per source instance, the load ids dlt completed newer than its watermark in `after`
+    (every one when None, or for an instance the last build did not have), oldest first."""
+    loads: dict[str, list[str]] = {}
+    for source in target.sources:
+        if (source.dataset, "_dlt_loads") not in raw_columns:
+            continue    # registered, but nothing loaded yet
+        condition = "status = 0"
+        last = (after or {}).get(source.name)
+        if last:
+            condition += f" and load_id > {_literal(last)}"
+        sql = render_sql(f"select load_id from {raw(source.dataset, '_dlt_loads')}"
+                         f" where {condition} order by load_id", target)
+        found = [row[0] for row in _rows(client, sql)]
+        if found:
+            loads[source.name] = found
+    return loads
 
 
 def _last_state(client: Any, target: Target) -> Optional[dict[str, Any]]:
-    sql = render_sql(f"select reporting_timezone, project, last_load_id from {CC}.{STATE_TABLE}"
-                     " order by built_at desc limit 1", target)
+    """The last build's zone and models, and each source's watermark; None before the first
+    build (or after one by an older ccelt, whose state had no watermarks per source)."""
     try:
-        with client.execute_query(sql) as cursor:
-            row = cursor.fetchone()
-    except Exception:  # noqa: BLE001 (no state table yet: a first build)
+        rows = _rows(client, render_sql(
+            f"select reporting_timezone, project from {CC}.{STATE_TABLE}"
+            " order by built_at desc limit 1", target))
+        watermarks = _rows(client, render_sql(
+            f"select source, last_load_id from {CC}.{WATERMARKS_TABLE}", target))
+    except Exception:  # noqa: BLE001 (no state tables yet: a first build)
         return None
-    if row is None:
+    if not rows:
         return None
-    return {"reporting_timezone": row[0], "project": row[1], "last_load_id": row[2]}
+    return {"reporting_timezone": rows[0][0], "project": rows[0][1],
+            "watermarks": {source: load for source, load in watermarks}}
 
 
 def _record_state(client: Any, target: Target, settings: TransformSettings, fingerprint: str,
-                  loads: list[str], mode: str) -> None:
+                  loads: dict[str, list[str]], state: Optional[dict[str, Any]],
+                  mode: str) -> None:
+    if mode == "full":
+        # a full build starts the state over: an older ccelt's state table has other columns
+        for name in (STATE_TABLE, WATERMARKS_TABLE):
+            _execute(client, render_sql(_drop_table(target, name), target))
     _execute(client, render_sql(
-        f"create table if not exists contact_center.{STATE_TABLE} (built_at timestamp,"
-        " reporting_timezone text, project text, last_load_id text, mode text)", target))
-    last = loads[-1] if loads else None
-    if last is None:
-        previous = _last_state(client, target)
-        last = previous["last_load_id"] if previous else None
-    values = ", ".join(
-        "null" if v is None else "'" + str(v).replace("'", "''") + "'"
-        for v in (settings.reporting_timezone, fingerprint, last, mode))
+        f"create table if not exists {CC}.{STATE_TABLE} (built_at timestamp,"
+        " reporting_timezone text, project text, mode text)", target))
     _execute(client, render_sql(
-        f"insert into contact_center.{STATE_TABLE} values (current_timestamp, {values})", target))
+        f"create table if not exists {CC}.{WATERMARKS_TABLE} (source text, last_load_id text)",
+        target))
+    values = ", ".join(_literal(v) for v in (settings.reporting_timezone, fingerprint, mode))
+    _execute(client, render_sql(
+        f"insert into {CC}.{STATE_TABLE} values (current_timestamp, {values})", target))
+    for source, ids in sorted(loads.items()):
+        _execute(client, render_sql(
+            f"delete from {CC}.{WATERMARKS_TABLE} where source = {_literal(source)}", target))
+        _execute(client, render_sql(
+            f"insert into {CC}.{WATERMARKS_TABLE} values ({_literal(source)}, {_literal(ids[-1])})",
+            target))
+
+
+def _literal(value: Optional[str]) -> str:
+    return "null" if value is None else "'" + str(value).replace("'", "''") + "'"
+
+
+def _rows(client: Any, sql: str) -> list[tuple[Any, ...]]:
+    with client.execute_query(sql) as cursor:
+        return [tuple(row) for row in cursor.fetchall()]
 
 
 def _count(client: Any, target: Target, name: str) -> int:

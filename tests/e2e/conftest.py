@@ -23,7 +23,9 @@ import duckdb
 import psycopg2
 import pytest
 
-from pipelines.ujet import RunSummary, run_ujet
+from pipelines.registry import instance
+from pipelines.runner import RunSummary, run_source
+from transforms.dialect import RawSource
 from sources.ujet.sandbox.server import SandboxOptions, SandboxServer
 from sources.ujet.sandbox.tenant import Tenant, TenantSize
 from transforms.settings import TransformSettings
@@ -90,6 +92,7 @@ class Harness:
     pipeline_name: str = "ujet"
     page_size: int = 100
     lookback: int = 600
+    tenant_name: Optional[str] = None
 
     def source_args(self, **overrides: Any) -> dict[str, Any]:
         """`ujet_source` arguments that point at the sandbox, fast retries included."""
@@ -106,9 +109,18 @@ class Harness:
 
     def run(self, transform: Optional[str] = None, **source_args: Any) -> RunSummary:
         """Loads the sandbox; `transform` (a reporting zone) also builds the facts."""
-        return run_ujet(pipeline_name=self.pipeline_name, destination=self.destination(),
-                        dataset_name=self.raw_dataset, source_args=self.source_args(**source_args),
-                        transform=self.settings(transform) if transform else None)
+        return run_source(instance("ujet", self.tenant_name), pipeline_name=self.pipeline_name,
+                          destination=self.destination(), dataset_name=self.raw_dataset,
+                          source_args=self.source_args(**source_args),
+                          transform=self.settings(transform) if transform else None)
+
+    @property
+    def source_name(self) -> str:
+        """What the facts' `source` column says for this harness's rows."""
+        return instance("ujet", self.tenant_name).name
+
+    def raw_source(self) -> RawSource:
+        return RawSource(self.source_name, "ujet", self.raw_dataset)
 
     def destination(self) -> Any:
         if self.kind == "postgres":

@@ -13,7 +13,8 @@ from collections.abc import Iterator
 import psycopg2
 import pytest
 
-from pipelines.ujet import run_ujet
+from pipelines.registry import instance
+from pipelines.runner import run_source
 from sources.ujet.sandbox.generate import ts
 from tests.e2e.conftest import Harness
 
@@ -49,11 +50,12 @@ def test_the_same_pipeline_loads_postgres_when_configuration_says_so(
     with tenant.lock:
         blank.update(out_ticket_id="", out_ticket_url=None, updated_at=ts(tenant.now()))
 
-    run_ujet(dataset_name=postgres_dataset, source_args=h.source_args())
+    run_source(instance("ujet"), dataset_name=postgres_dataset, source_args=h.source_args())
     corrected = next(r["id"] for r in tenant.records("calls") if len(r["handle_durations"]) >= 2)
     removed = tenant.remove_segment("calls", corrected)
     tenant.touch("chats", 6)
-    second = run_ujet(dataset_name=postgres_dataset, source_args=h.source_args())
+    second = run_source(instance("ujet"), dataset_name=postgres_dataset,
+                        source_args=h.source_args())
 
     assert second.destination.startswith("postgres")
     with psycopg2.connect(DSN) as connection, connection.cursor() as cursor:

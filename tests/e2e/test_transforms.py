@@ -77,12 +77,12 @@ def test_a_transferred_call_is_two_queue_entries_two_segments_and_one_transfer_e
     # agent 101: 600 s talking + 60 s wrap-up
     assert (second["duration_seconds"], second["acw_seconds"], second["handle_seconds"]) == (600, 60, 660)
     assert (second["aht_seconds"], second["transfers_out"], second["transfers_in"]) == (660.0, 0, 1)
-    intervals = rows(h, "select * from contact_center.fct_queue_interval order by menu_path_id")
+    intervals = rows(h, "select * from contact_center.fct_queue_interval order by queue_id")
     billing, tech = intervals
     assert billing["interval_start"] == tech["interval_start"] == datetime(2026, 3, 2, 10, 0)
-    assert (billing["menu_path"], billing["entries"], billing["answered"], billing["in_sla"],
+    assert (billing["queue_name"], billing["entries"], billing["answered"], billing["in_sla"],
             billing["service_level_pct"], billing["asa_seconds"]) == ("Support/Billing", 1, 1, 1, 100.0, 30.0)
-    assert (tech["menu_path"], tech["entries"], tech["answered"], tech["not_in_sla"],
+    assert (tech["queue_name"], tech["entries"], tech["answered"], tech["not_in_sla"],
             tech["service_level_pct"], tech["asa_seconds"]) == ("Support/Tech", 1, 1, 1, 0.0, 90.0)
 
 
@@ -237,8 +237,8 @@ def test_nothing_new_means_no_rebuild_and_a_changed_zone_means_a_full_one(harnes
     h: Harness = harness()
     h.run(transform=UTC)
 
-    unchanged = build(h.pipeline(), h.settings(UTC))
-    rezoned = build(h.pipeline(), h.settings(NEW_YORK))
+    unchanged = build(h.pipeline(), h.settings(UTC), sources=[h.raw_source()])
+    rezoned = build(h.pipeline(), h.settings(NEW_YORK), sources=[h.raw_source()])
 
     assert unchanged.mode == "up-to-date"
     assert (rezoned.mode, rezoned.reason) == ("full", "reporting_timezone changed from UTC to America/New_York")
@@ -265,7 +265,8 @@ MARTS = ("fct_contacts", "fct_queue_interval", "fct_agent_daily", "fct_agent_sta
 
 def assert_equal_to_full_rebuild(h: Harness, reporting_timezone: str,
                                  non_empty: tuple[str, ...] = MARTS) -> None:
-    build(h.pipeline(), h.settings(reporting_timezone, suffix="_full"), full_refresh=True)
+    build(h.pipeline(), h.settings(reporting_timezone, suffix="_full"), sources=[h.raw_source()],
+          full_refresh=True)
     with h.warehouse() as warehouse:
         for mart in MARTS:
             total = warehouse.execute(f"select count(*) from contact_center.{mart}").fetchone()[0]

@@ -55,7 +55,8 @@ def test_twenty_kills_at_random_moments_then_one_run_converge_exactly(harness, c
     assert {"extracting", "loading", "building"} <= set(stages), f"a stage was never hit: {stages}"
     with h.warehouse() as warehouse:
         assert_exact(warehouse, h.tenant, as_of=None)
-    build(h.pipeline(), h.settings("America/New_York", suffix="_full"), full_refresh=True)
+    build(h.pipeline(), h.settings("America/New_York", suffix="_full"), sources=[h.raw_source()],
+          full_refresh=True)
     with h.warehouse() as warehouse:
         for mart in MARTS:
             for left, right in (("contact_center", "contact_center_full"),

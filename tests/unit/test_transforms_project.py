@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-import sqlglot
+from datetime import date, datetime
 
-from transforms.dialect import Target, render
+import duckdb
+import psycopg2
+import pytest
+
+from tests.e2e.conftest import POSTGRES_DSN, require_postgres
+from transforms.dialect import RawSource, Target, render
 from transforms.project import Model, ProjectError, build_order, load_project
 from transforms.settings import SettingsError, TransformSettings
 
@@ -19,12 +23,13 @@ def write(root: Path, layer: str, name: str, text: str) -> None:
 
 def target(dialect: str, tz: str = "America/New_York") -> Target:
     return Target(dialect=dialect, reporting_timezone=tz,
-                  raw_table=lambda t: f'"raw_ds"."{t}"' if dialect != "bigquery" else f"`p`.`raw_ds`.`{t}`",
-                  model_table=lambda t: f'"cc"."{t}"' if dialect != "bigquery" else f"`p`.`cc`.`{t}`")
+                  raw_table=lambda d, t: f'"{d}"."{t}"',
+                  model_table=lambda t: f'"cc"."{t}"')
 
 
 def test_dependencies_come_from_table_references_not_from_lists(tmp_path: Path) -> None:
-    write(tmp_path, "staging", "stg_a", "-- materialized: view\nselect 1 as x from ujet.a")
+    write(tmp_path, "staging/ujet", "stg_a",
+          "-- materialized: view\n-- source: ujet.a\n-- columns: x bigint\nselect x from ujet.a")
     write(tmp_path, "intermediate", "int_b",
           "with a as (select * from contact_center.stg_a) select * from a")
     write(tmp_path, "marts", "fct_c",
@@ -71,42 +76,93 @@ def test_the_shipped_project_loads_and_every_mart_of_the_spec_exists() -> None:
 
     assert {"fct_contacts", "fct_queue_interval", "fct_agent_daily", "fct_agent_status_daily",
             "dim_agents", "dim_queues"} <= set(models)
-    assert all(m.name.startswith("stg_ujet__") for m in models.values() if m.layer == "staging")
-    assert all(m.source for m in models.values() if m.layer == "staging")
+    staging = [m for m in models.values() if m.layer == "staging"]
+    assert staging and all(m.source and m.name.startswith(f"stg_{m.vendor}__") for m in staging)
+    assert all(m.path.parent.name == m.vendor for m in staging)
 
 
-@pytest.mark.parametrize("dialect", ["duckdb", "postgres", "bigquery"])
-def test_every_shipped_model_renders_to_sql_its_warehouse_parses(dialect: str) -> None:
-    for model in load_project().values():
-        sql = render(model, target(dialect), raw_columns={})
-        sqlglot.parse_one(sql, read=dialect)  # raises on SQL the dialect cannot read
-        assert "ccelt_" not in sql.lower(), f"{model.name}: a macro was left unexpanded"
+def test_a_staging_model_outside_its_vendors_folder_is_refused(tmp_path: Path) -> None:
+    write(tmp_path, "staging/acme", "stg_ujet__x", "-- source: ujet.x\nselect 1 as y from ujet.x")
+
+    with pytest.raises(ProjectError, match="belongs in staging/ujet/"):
+        load_project(tmp_path)
 
 
-@pytest.mark.parametrize("dialect, expected", [
-    ("duckdb", "TIMEZONE('America/New_York', started_at)"),
-    ("postgres", "started_at AT TIME ZONE 'America/New_York'"),
-    ("bigquery", "DATETIME(started_at, 'America/New_York')"),
-])
-def test_local_time_uses_each_warehouses_own_time_zone_conversion(dialect: str, expected: str) -> None:
-    model = Model(name="m", layer="marts", path=Path("m.sql"),
-                  sql="select ccelt_floor15(ccelt_local(started_at)) as i from ujet.t")
+def run_on(dialect: str, sql: str) -> list[tuple]:
+    """Executes rendered SQL on a real engine: DuckDB in memory, or the test PostgreSQL."""
+    if dialect == "duckdb":
+        with duckdb.connect() as connection:
+            return connection.execute(sql).fetchall()
+    require_postgres()
+    with psycopg2.connect(POSTGRES_DSN) as connection, connection.cursor() as cursor:
+        cursor.execute(sql)
+        return cursor.fetchall()
 
-    assert expected in render(model, target(dialect))
+
+ENGINES = ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)]
 
 
-def test_staging_gets_typed_nulls_for_columns_and_tables_dlt_has_not_created_yet() -> None:
+@pytest.mark.parametrize("dialect", ENGINES)
+def test_local_time_and_its_15_minute_interval_are_cut_in_the_reporting_zone(dialect: str) -> None:
+    # worked by hand: 2026-03-08 is the day New York springs forward at 02:00 local (07:00 UTC),
+    # so 06:59:59 UTC is 01:59:59 EST and 07:00:00 UTC is 03:00:00 EDT; their intervals start
+    # at 01:45 and 03:00; 5,000 ms lie between 06:59:58 and 07:00:03 whatever the zone
+    model = Model(name="m", layer="marts", path=Path("m.sql"), sql="""
+        select cast(ccelt_local(t) as timestamp) as local_time,
+               cast(ccelt_floor15(ccelt_local(t)) as timestamp) as interval_start,
+               cast(ccelt_local(t) as date) as local_date
+        from (select cast('2026-03-08 06:59:59+00' as timestamptz) as t
+              union all select cast('2026-03-08 07:00:00+00' as timestamptz)) as times
+        order by t""")
+    span = Model(name="n", layer="marts", path=Path("n.sql"), sql="""
+        select ccelt_milliseconds(cast('2026-03-08 06:59:58+00' as timestamptz),
+                                  cast('2026-03-08 07:00:03+00' as timestamptz)),
+               ccelt_add_days(cast('2026-02-28' as date), 1)""")
+
+    rows = run_on(dialect, render(model, target(dialect)))
+    (milliseconds, next_day), = run_on(dialect, render(span, target(dialect)))
+
+    assert rows == [(datetime(2026, 3, 8, 1, 59, 59), datetime(2026, 3, 8, 1, 45), date(2026, 3, 8)),
+                    (datetime(2026, 3, 8, 3, 0, 0), datetime(2026, 3, 8, 3, 0), date(2026, 3, 8))]
+    assert (milliseconds, next_day) == (5000, date(2026, 3, 1))
+
+
+def test_a_staging_model_reads_every_instance_of_its_vendor_each_row_tagged_with_its_source() -> None:
     model = Model(name="stg_ujet__calls", layer="staging", path=Path("s.sql"),
-                  sql="select id, rating from ujet.calls", source="ujet.calls",
+                  sql="select id as contact_id, rating from ujet.calls", source="ujet.calls",
+                  columns={"id": "bigint", "rating": "bigint"})
+    two = Target(dialect="duckdb", reporting_timezone="UTC",
+                 raw_table=lambda dataset, table: f'"{dataset}"."{table}"',
+                 model_table=lambda table: f'"cc"."{table}"',
+                 sources=(RawSource("ujet", "ujet", "ujet"),
+                          RawSource("ujet_acme", "ujet", "ujet_acme"),
+                          RawSource("ujet_new", "ujet", "ujet_new"),
+                          RawSource("other", "othervendor", "other")))
+    columns = {("ujet", "calls"): {"id", "rating"}, ("ujet_acme", "calls"): {"id", "lang"}}
+
+    with duckdb.connect() as connection:
+        connection.execute("create schema ujet; create schema ujet_acme")
+        connection.execute("create table ujet.calls as select * from (values (17, 5), (18, null))"
+                           " as t(id, rating)")
+        # acme's tenant has never sent a rating: dlt has not created the column
+        connection.execute("create table ujet_acme.calls as select * from (values (17, 'en'))"
+                           " as t(id, lang)")
+        rows = connection.execute(render(model, two, raw_columns=columns)
+                                  + " order by source, contact_id").fetchall()
+
+    # ujet_new registered but never loaded: no rows; `other` is another vendor's
+    assert rows == [("ujet", 17, 5), ("ujet", 18, None), ("ujet_acme", 17, None)]
+
+
+def test_a_staging_model_with_no_instance_is_an_empty_relation_of_its_columns() -> None:
+    model = Model(name="stg_ujet__calls", layer="staging", path=Path("s.sql"),
+                  sql="select id as contact_id, rating from ujet.calls", source="ujet.calls",
                   columns={"id": "bigint", "rating": "bigint"})
 
-    partial = render(model, target("postgres"), raw_columns={"calls": {"id", "lang"}})
-    missing = render(model, target("postgres"), raw_columns={})
-    complete = render(model, target("postgres"), raw_columns={"calls": {"id", "rating"}})
-
-    assert 'CAST(NULL AS BIGINT) AS rating FROM "raw_ds"."calls"' in partial
-    assert "WHERE FALSE" in missing
-    assert complete == 'SELECT id, rating FROM "raw_ds"."calls"'
+    with duckdb.connect() as connection:
+        result = connection.execute(render(model, target("duckdb"), raw_columns={}))
+        names = [d[0] for d in result.description]
+        assert (names, result.fetchall()) == (["source", "contact_id", "rating"], [])
 
 
 @pytest.mark.parametrize("value", ["4GB", "512MB", "1.5 GiB", "900kb"])

@@ -1,7 +1,7 @@
 -- materialized: incremental
--- unique_key: channel, contact_id
+-- unique_key: source, channel, contact_id
 -- changes: contacts
--- tests: not_null(channel, contact_id, entry_row_id, interval_start)
+-- tests: not_null(source, channel, contact_id, entry_row_id, interval_start)
 -- one row per queue entry of any contact, placed in its local 15-minute interval
 with entries as (
     select * from contact_center.stg_ujet__call_queue_durations
@@ -12,12 +12,13 @@ with entries as (
 )
 
 select
+    entries.source,
     entries.channel,
     entries.contact_id,
     entries.entry_row_id,
     entries.agent_id,
-    entries.menu_path_id,
-    entries.menu_path,
+    entries.queue_id,
+    entries.queue_name,
     entries.lang,
     entries.queue_seconds,
     entries.service_level_event,
@@ -26,4 +27,6 @@ select
     contacts.load_id
 from entries
 inner join contact_center.int_contacts as contacts
-    on contacts.channel = entries.channel and contacts.contact_id = entries.contact_id
+    on contacts.source = entries.source
+    and contacts.channel = entries.channel
+    and contacts.contact_id = entries.contact_id

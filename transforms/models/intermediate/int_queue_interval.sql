@@ -3,9 +3,10 @@
 -- queue entries counted per local 15-minute interval, channel, queue and language;
 -- fct_queue_interval adds the queue's current name and the ratios
 select
+    source,
     interval_start,
     channel,
-    menu_path_id,
+    queue_id,
     lang,
     cast(count(*) as bigint) as entries,
     cast(sum(case when agent_id is not null then 1 else 0 end) as bigint) as answered,
@@ -20,4 +21,4 @@ select
     cast(sum(case when agent_id is not null then coalesce(queue_seconds, 0) else 0 end) as double)
         as answered_queue_seconds
 from contact_center.int_queue_entries
-group by interval_start, channel, menu_path_id, lang
+group by source, interval_start, channel, queue_id, lang

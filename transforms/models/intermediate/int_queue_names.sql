@@ -1,17 +1,18 @@
 -- materialized: table
--- tests: unique(menu_path_id)
+-- tests: unique(source, queue_id)
 -- each queue's name as the newest loaded queue entry gives it (ties: latest start, then name)
 with ranked as (
     select
-        menu_path_id,
-        menu_path,
+        source,
+        queue_id,
+        queue_name,
         row_number() over (
-            partition by menu_path_id order by load_id desc, started_at desc, menu_path desc
+            partition by source, queue_id order by load_id desc, started_at desc, queue_name desc
         ) as newest
     from contact_center.int_queue_entries
-    where menu_path_id is not null and menu_path is not null
+    where queue_id is not null and queue_name is not null
 )
 
-select menu_path_id, menu_path
+select source, queue_id, queue_name
 from ranked
 where newest = 1

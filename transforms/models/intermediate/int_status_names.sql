@@ -1,17 +1,18 @@
 -- materialized: table
--- tests: unique(status_id)
+-- tests: unique(source, status_id)
 -- each status's name as the newest status interval with that id gives it
 with ranked as (
     select
+        source,
         status_id,
         status_name,
         row_number() over (
-            partition by status_id order by started_at desc, activity_id desc
+            partition by source, status_id order by started_at desc, activity_id desc
         ) as newest
     from contact_center.int_status_pieces
     where status_id is not null
 )
 
-select status_id, status_name
+select source, status_id, status_name
 from ranked
 where newest = 1

@@ -1,7 +1,7 @@
 -- materialized: incremental
--- unique_key: activity_id
+-- unique_key: source, activity_id
 -- changes: activity
--- tests: unique(activity_id, local_date); non_negative(milliseconds)
+-- tests: unique(source, activity_id, local_date); non_negative(milliseconds)
 -- closed status intervals [started_at, ended_at) split at local midnights: one row per
 -- interval and local date it covers, with the time it spent on that date (in whole
 -- milliseconds, so sums do not depend on the order rows are added in)
@@ -15,6 +15,7 @@ with closed as (
 
 pieces as (
     select
+        closed.source,
         closed.activity_id,
         closed.agent_id,
         closed.status_id,
@@ -30,6 +31,7 @@ pieces as (
 )
 
 select
+    source,
     activity_id,
     agent_id,
     status_id,

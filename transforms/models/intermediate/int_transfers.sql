@@ -1,7 +1,7 @@
 -- materialized: incremental
--- unique_key: channel, contact_id
+-- unique_key: source, channel, contact_id
 -- changes: contacts
--- tests: unique(channel, contact_id, transfer_key); not_null(local_date)
+-- tests: unique(source, channel, contact_id, transfer_key); not_null(local_date)
 -- one row per transfer, counted once by its id within its contact, dated by the local
 -- date it was created
 with transfers as (
@@ -13,6 +13,7 @@ with transfers as (
 )
 
 select
+    source,
     channel,
     contact_id,
     transfer_key,
@@ -21,4 +22,4 @@ select
     min(from_agent_id) as from_agent_id,
     min(to_agent_id) as to_agent_id
 from transfers
-group by channel, contact_id, transfer_key
+group by source, channel, contact_id, transfer_key

@@ -1,21 +1,22 @@
 -- materialized: table
--- tests: unique(agent_id); not_null(agent_id, is_unknown)
--- one row per agent; agents that facts mention but the agents endpoint does not list
+-- tests: unique(source, agent_id); not_null(source, agent_id, is_unknown)
+-- one row per source and agent; agents that facts mention but the agents endpoint does not list
 -- get a row too, with is_unknown, so every fact joins
 with teams as (
-    select agent_id, string_agg(cast(team_id as text), ',' order by team_id) as team_ids
+    select source, agent_id, string_agg(cast(team_id as text), ',' order by team_id) as team_ids
     from contact_center.stg_ujet__agent_teams
-    group by agent_id
+    group by source, agent_id
 ),
 
 roles as (
-    select agent_id, string_agg(role, ',' order by role) as roles
+    select source, agent_id, string_agg(role, ',' order by role) as roles
     from contact_center.stg_ujet__agent_roles
-    group by agent_id
+    group by source, agent_id
 ),
 
 listed as (
     select
+        agents.source,
         agents.agent_id,
         agents.first_name,
         agents.last_name,
@@ -30,21 +31,22 @@ listed as (
         teams.team_ids,
         false as is_unknown
     from contact_center.stg_ujet__agents as agents
-    left join teams on teams.agent_id = agents.agent_id
-    left join roles on roles.agent_id = agents.agent_id
+    left join teams on teams.source = agents.source and teams.agent_id = agents.agent_id
+    left join roles on roles.source = agents.source and roles.agent_id = agents.agent_id
 ),
 
 mentioned as (
-    select agent_id from contact_center.fct_contacts where agent_id is not null
+    select source, agent_id from contact_center.fct_contacts where agent_id is not null
     union
-    select agent_id from contact_center.fct_agent_daily
+    select source, agent_id from contact_center.fct_agent_daily
     union
-    select agent_id from contact_center.int_agent_status_daily where agent_id is not null
+    select source, agent_id from contact_center.int_agent_status_daily where agent_id is not null
 )
 
 select * from listed
 union all
 select
+    mentioned.source,
     mentioned.agent_id,
     cast(null as text),
     cast(null as text),
@@ -59,4 +61,7 @@ select
     cast(null as text),
     true
 from mentioned
-where not exists (select 1 from listed where listed.agent_id = mentioned.agent_id)
+where not exists (
+    select 1 from listed
+    where listed.source = mentioned.source and listed.agent_id = mentioned.agent_id
+)

@@ -1,30 +1,33 @@
 -- materialized: table
--- tests: unique(menu_path_id); not_null(menu_path_id)
--- one row per queue (menu path): its newest name on any queue entry or handle segment,
+-- tests: unique(source, queue_id); not_null(source, queue_id)
+-- one row per source and queue (for UJET, a menu path): its newest name on any queue entry or handle segment,
 -- and when it was first and last seen
 with seen as (
-    select menu_path_id, menu_path, started_at, load_id from contact_center.int_queue_entries
+    select source, queue_id, queue_name, started_at, load_id from contact_center.int_queue_entries
     union all
-    select menu_path_id, menu_path, started_at, load_id from contact_center.int_handle_segments
+    select source, queue_id, queue_name, started_at, load_id from contact_center.int_handle_segments
 ),
 
 ranked as (
     select
-        menu_path_id,
-        menu_path,
+        source,
+        queue_id,
+        queue_name,
         row_number() over (
-            partition by menu_path_id order by load_id desc, started_at desc, menu_path desc
+            partition by source, queue_id order by load_id desc, started_at desc, queue_name desc
         ) as newest
     from seen
-    where menu_path_id is not null and menu_path is not null
+    where queue_id is not null and queue_name is not null
 )
 
 select
-    seen.menu_path_id,
-    ranked.menu_path,
+    seen.source,
+    seen.queue_id,
+    ranked.queue_name,
     min(seen.started_at) as first_seen_at,
     max(seen.started_at) as last_seen_at
 from seen
-left join ranked on ranked.menu_path_id = seen.menu_path_id and ranked.newest = 1
-where seen.menu_path_id is not null
-group by seen.menu_path_id, ranked.menu_path
+left join ranked
+    on ranked.source = seen.source and ranked.queue_id = seen.queue_id and ranked.newest = 1
+where seen.queue_id is not null
+group by seen.source, seen.queue_id, ranked.queue_name

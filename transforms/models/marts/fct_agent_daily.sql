@@ -1,11 +1,12 @@
 -- materialized: incremental
 -- partition_by: local_date
--- tests: unique(agent_id, local_date, channel); not_null(agent_id, local_date, channel); non_negative(segments, handled, duration_seconds, hold_seconds, acw_seconds, bcw_seconds, handle_seconds, transfers_out, transfers_in); assert(handled <= segments); references(agent_id, dim_agents.agent_id)
+-- tests: unique(source, agent_id, local_date, channel); not_null(source, agent_id, local_date, channel); non_negative(segments, handled, duration_seconds, hold_seconds, acw_seconds, bcw_seconds, handle_seconds, transfers_out, transfers_in); assert(handled <= segments); references(agent_id, dim_agents.agent_id)
 -- one row per agent, local date and channel: handle segments by the date they started,
 -- transfers by the date they were created; hold time is already inside a segment's
 -- duration on CCAI Platform's timeline, so handle time does not add it again
 with segments as (
     select
+        source,
         agent_id,
         local_date,
         channel,
@@ -17,32 +18,33 @@ with segments as (
         cast(sum(bcw_seconds) as double) as bcw_seconds
     from contact_center.int_handle_segments
     where agent_id is not null
-    group by agent_id, local_date, channel
+    group by source, agent_id, local_date, channel
 ),
 
 transfers_out as (
-    select from_agent_id as agent_id, local_date, channel, cast(count(*) as bigint) as transfers_out
+    select source, from_agent_id as agent_id, local_date, channel, cast(count(*) as bigint) as transfers_out
     from contact_center.int_transfers
     where from_agent_id is not null
-    group by from_agent_id, local_date, channel
+    group by source, from_agent_id, local_date, channel
 ),
 
 transfers_in as (
-    select to_agent_id as agent_id, local_date, channel, cast(count(*) as bigint) as transfers_in
+    select source, to_agent_id as agent_id, local_date, channel, cast(count(*) as bigint) as transfers_in
     from contact_center.int_transfers
     where to_agent_id is not null
-    group by to_agent_id, local_date, channel
+    group by source, to_agent_id, local_date, channel
 ),
 
 agent_days as (
-    select agent_id, local_date, channel from segments
+    select source, agent_id, local_date, channel from segments
     union
-    select agent_id, local_date, channel from transfers_out
+    select source, agent_id, local_date, channel from transfers_out
     union
-    select agent_id, local_date, channel from transfers_in
+    select source, agent_id, local_date, channel from transfers_in
 )
 
 select
+    agent_days.source,
     agent_days.agent_id,
     agent_days.local_date,
     agent_days.channel,
@@ -63,14 +65,17 @@ select
     coalesce(transfers_in.transfers_in, 0) as transfers_in
 from agent_days
 left join segments
-    on segments.agent_id = agent_days.agent_id
+    on segments.source = agent_days.source
+    and segments.agent_id = agent_days.agent_id
     and segments.local_date = agent_days.local_date
     and segments.channel = agent_days.channel
 left join transfers_out
-    on transfers_out.agent_id = agent_days.agent_id
+    on transfers_out.source = agent_days.source
+    and transfers_out.agent_id = agent_days.agent_id
     and transfers_out.local_date = agent_days.local_date
     and transfers_out.channel = agent_days.channel
 left join transfers_in
-    on transfers_in.agent_id = agent_days.agent_id
+    on transfers_in.source = agent_days.source
+    and transfers_in.agent_id = agent_days.agent_id
     and transfers_in.local_date = agent_days.local_date
     and transfers_in.channel = agent_days.channel

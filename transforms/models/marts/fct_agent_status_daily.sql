@@ -1,8 +1,9 @@
 -- materialized: view
--- tests: unique(agent_id, local_date, status_id); not_null(agent_id, local_date, status_id); non_negative(seconds, intervals); references(agent_id, dim_agents.agent_id)
+-- tests: unique(source, agent_id, local_date, status_id); not_null(source, agent_id, local_date, status_id); non_negative(seconds, intervals); references(agent_id, dim_agents.agent_id)
 -- one row per agent, local date and status: closed status intervals split at local
 -- midnights; open intervals wait until they close
 select
+    daily.source,
     daily.agent_id,
     daily.local_date,
     daily.status_id,
@@ -11,4 +12,4 @@ select
     daily.intervals
 from contact_center.int_agent_status_daily as daily
 left join contact_center.int_status_names as names
-    on names.status_id = daily.status_id
+    on names.source = daily.source and names.status_id = daily.status_id

@@ -1,21 +1,22 @@
 -- materialized: incremental
--- unique_key: channel, contact_id
+-- unique_key: source, channel, contact_id
 -- changes: contacts
--- tests: unique(channel, contact_id); not_null(channel, contact_id, is_handled, is_abandoned); non_negative(queue_seconds, duration_seconds, transfer_count, handle_segments); references(agent_id, dim_agents.agent_id)
+-- tests: unique(source, channel, contact_id); not_null(source, channel, contact_id, is_handled, is_abandoned); non_negative(queue_seconds, duration_seconds, transfer_count, handle_segments); references(agent_id, dim_agents.agent_id)
 -- one row per call, chat and email
 with transfers as (
-    select channel, contact_id, cast(count(*) as bigint) as transfer_count
+    select source, channel, contact_id, cast(count(*) as bigint) as transfer_count
     from contact_center.int_transfers
-    group by channel, contact_id
+    group by source, channel, contact_id
 ),
 
 segments as (
-    select channel, contact_id, cast(count(*) as bigint) as handle_segments
+    select source, channel, contact_id, cast(count(*) as bigint) as handle_segments
     from contact_center.int_handle_segments
-    group by channel, contact_id
+    group by source, channel, contact_id
 )
 
 select
+    contacts.source,
     contacts.contact_id,
     contacts.channel,
     contacts.contact_type,
@@ -26,7 +27,8 @@ select
     contacts.updated_at,
     contacts.agent_id,
     contacts.end_user_id,
-    contacts.menu_path_name,
+    contacts.queue_id,
+    contacts.queue_name,
     contacts.lang,
     contacts.queue_seconds,
     contacts.duration_seconds,
@@ -45,6 +47,10 @@ select
     end as is_abandoned
 from contact_center.int_contacts as contacts
 left join transfers
-    on transfers.channel = contacts.channel and transfers.contact_id = contacts.contact_id
+    on transfers.source = contacts.source
+    and transfers.channel = contacts.channel
+    and transfers.contact_id = contacts.contact_id
 left join segments
-    on segments.channel = contacts.channel and segments.contact_id = contacts.contact_id
+    on segments.source = contacts.source
+    and segments.channel = contacts.channel
+    and segments.contact_id = contacts.contact_id

@@ -1,11 +1,12 @@
 -- materialized: view
--- tests: unique(interval_start, channel, menu_path_id, lang); not_null(interval_start, channel, menu_path_id); assert(answered <= entries); assert(in_sla + not_in_sla + sla_excluded = entries); assert(answered + unanswered = entries); non_negative(queue_seconds, max_queue_seconds, answered_queue_seconds)
+-- tests: unique(source, interval_start, channel, queue_id, lang); not_null(source, interval_start, channel, queue_id); assert(answered <= entries); assert(in_sla + not_in_sla + sla_excluded = entries); assert(answered + unanswered = entries); non_negative(queue_seconds, max_queue_seconds, answered_queue_seconds)
 -- one row per local 15-minute interval, channel, queue and language
 select
+    counts.source,
     counts.interval_start,
     counts.channel,
-    counts.menu_path_id,
-    names.menu_path,
+    counts.queue_id,
+    names.queue_name,
     counts.lang,
     counts.entries,
     counts.answered,
@@ -25,4 +26,4 @@ select
     end as asa_seconds
 from contact_center.int_queue_interval as counts
 left join contact_center.int_queue_names as names
-    on names.menu_path_id = counts.menu_path_id
+    on names.source = counts.source and names.queue_id = counts.queue_id

@@ -1,5 +1,6 @@
 -- materialized: view
 -- source: ujet.agent_activity_logs
+-- feeds: activity
 -- columns: id bigint, agent_id bigint, activity text, status__id bigint, status__name text, started_at timestamptz, ended_at timestamptz, duration double, call_id bigint, chat_id bigint, _dlt_load_id text
 select
     id as activity_id,

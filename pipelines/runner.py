@@ -1,4 +1,8 @@
-"""`ccelt run ujet`: load a UJET tenant into the warehouse, finishing earlier work first."""
+"""`ccelt run <source>`: load one source instance into the warehouse, finishing earlier work first.
+
+The runner knows no vendor: it takes a `SourceInstance` from the registry and runs its
+`@dlt.source` in slices under the instance's own lock, pipeline and raw dataset.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +19,8 @@ import dlt
 from dlt.common.destination import Destination
 from dlt.common.pipeline import LoadInfo, get_dlt_pipelines_dir
 
-from pipelines.lock import run_lock
+from pipelines.lock import BUILD_LOCK, run_lock
+from pipelines.registry import SourceInstance
 from pipelines.memory import collector_spares_startup
 from pipelines.warehouse import (
     apply_engine_defaults,
@@ -26,17 +31,15 @@ from pipelines.warehouse import (
     warehouse_destination,
 )
 from sources.kit.http import PROCESS_STATS
-from sources.ujet import ujet_source
 from sources.kit.errors import ConfigurationError
 from sources.kit.feeds import FetchSession
+from transforms.dialect import RawSource
 from transforms.runner import BuildResult, DataTestFailed, build
 from transforms.settings import TransformSettings
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-PIPELINE_NAME = "ujet"
-DATASET_NAME = "ujet"
 
 
 @dataclass
@@ -70,16 +73,17 @@ class RunSummary:
     """The transforms' build after the load, unless skipped."""
 
 
-def run_ujet(
+def run_source(
+    instance: SourceInstance,
     *,
-    pipeline_name: str = PIPELINE_NAME,
-    dataset_name: str = DATASET_NAME,
+    pipeline_name: Optional[str] = None,
+    dataset_name: Optional[str] = None,
     destination: Optional[Destination] = None,
     resources: Optional[Sequence[str]] = None,
     source_args: Optional[dict[str, Any]] = None,
     transform: Optional[TransformSettings] = None,
 ) -> RunSummary:
-    """Loads every UJET endpoint (or only `resources`) into the warehouse.
+    """Loads every resource of `instance` (or only `resources`) into the warehouse.
 
     A scheduled run first loads any package an earlier run extracted but could not load
     (a crash, a locked or unreachable warehouse). Those packages carry the cursors that were
@@ -88,8 +92,9 @@ def run_ujet(
     extraction until the next run.
 
     Args:
-        source_args: explicit `ujet_source` arguments (tests, the demo); everything else
-            comes from dlt config.
+        pipeline_name / dataset_name: override the instance's (the demo, tests).
+        source_args: explicit arguments of the source function (tests, the demo);
+            everything else comes from dlt config.
         transform: build the `contact_center` tables with these settings after the load;
             None skips them.
 
@@ -98,12 +103,14 @@ def run_ujet(
             data test; `summary` on the exception tells what was loaded.
     """
     _apply_dlt_defaults()
+    pipeline_name = pipeline_name or instance.pipeline_name
+    dataset_name = dataset_name or instance.dataset_name
     destination = destination or warehouse_destination()
     apply_engine_defaults(destination)
     with run_lock(get_dlt_pipelines_dir(), pipeline_name), _prompt_thread_switches(), \
             collector_spares_startup():
-        return _run_locked(pipeline_name, dataset_name, destination, resources, source_args,
-                           transform)
+        return _run_locked(instance, pipeline_name, dataset_name, destination, resources,
+                           source_args, transform)
 
 
 @contextmanager
@@ -122,10 +129,11 @@ def _prompt_thread_switches() -> Iterator[None]:
         sys.setswitchinterval(before)
 
 
-def _run_locked(pipeline_name: str, dataset_name: str, destination: Destination,
-                resources: Optional[Sequence[str]], source_args: Optional[dict[str, Any]],
+def _run_locked(instance: SourceInstance, pipeline_name: str, dataset_name: str,
+                destination: Destination, resources: Optional[Sequence[str]],
+                source_args: Optional[dict[str, Any]],
                 transform: Optional[TransformSettings]) -> RunSummary:
-    session = _fetch_session()
+    session = _fetch_session(instance)
     pipeline = _pipeline_for(pipeline_name, destination, dataset_name)
     file_format = loader_file_format(destination)
     summary = RunSummary(pipeline_name, describe(destination), dataset_name)
@@ -145,7 +153,7 @@ def _run_locked(pipeline_name: str, dataset_name: str, destination: Destination,
     try:
         while True:
             session.start_slice()
-            source = _select(ujet_source(**(source_args or {}), session=session), resources)
+            source = _select(instance.source(**(source_args or {}), session=session), resources)
             if summary.slices:
                 # a resource whose feed is used up sits out: an empty `replace` would empty
                 # its table, and an empty resource only costs time
@@ -183,13 +191,22 @@ def _run_locked(pipeline_name: str, dataset_name: str, destination: Destination,
     if transform is not None:
         try:
             summary.transform = _unless_unreachable(
-                destination, lambda: build(pipeline, transform))
+                destination, lambda: _build_facts(pipeline, transform, RawSource(
+                    instance.name, instance.spec.name, dataset_name)))
         except DataTestFailed as failed:
             summary.seconds = time.monotonic() - started
             failed.summary = summary  # type: ignore[attr-defined]
             raise
     summary.seconds = time.monotonic() - started
     return summary
+
+
+def _build_facts(pipeline: dlt.Pipeline, settings: TransformSettings,
+                 source: RawSource) -> BuildResult:
+    """Registers this run's source instance and brings the facts up to date, one build at a
+    time: other tenants' runs may be loading meanwhile, but they build after this one."""
+    with run_lock(get_dlt_pipelines_dir(), BUILD_LOCK, wait=True):
+        return build(pipeline, settings, sources=[source])
 
 
 DLT_DEFAULTS: dict[str, Any] = {
@@ -246,21 +263,22 @@ def _rejected(error: BaseException) -> Optional[PackageRejected]:
 
 
 DEFAULT_LOAD_EVERY = 60.0
-"""Seconds a slice takes from the feeds before dlt loads it (sources.ujet.load_every)."""
+"""Seconds a slice takes from the feeds before dlt loads it (sources.<name>.load_every)."""
 DEFAULT_LOAD_EVERY_ROWS = 10_000
-"""Rows after which a slice is loaded sooner (sources.ujet.load_every_rows): the last
+"""Rows after which a slice is loaded sooner (sources.<name>.load_every_rows): the last
 slice's normalize and load cannot hide under fetching, so it is kept to a few seconds'
 work even at 10 requests/s (docs/decisions.md, "Performance")."""
 
 
-def _fetch_session() -> FetchSession:
-    seconds = dlt.config.get("sources.ujet.load_every", float)
+def _fetch_session(instance: SourceInstance) -> FetchSession:
+    seconds = instance.config("load_every", float)
     if seconds is not None and seconds <= 0:
-        raise ConfigurationError(f"sources.ujet.load_every must be positive seconds, got {seconds}")
-    rows = dlt.config.get("sources.ujet.load_every_rows", int)
+        raise ConfigurationError(f"{instance.key('load_every')} must be positive seconds,"
+                                 f" got {seconds}")
+    rows = instance.config("load_every_rows", int)
     if rows is not None and rows <= 0:
-        raise ConfigurationError(f"sources.ujet.load_every_rows must be a positive number of rows,"
-                                 f" got {rows}")
+        raise ConfigurationError(f"{instance.key('load_every_rows')} must be a positive number"
+                                 f" of rows, got {rows}")
     return FetchSession(seconds or DEFAULT_LOAD_EVERY, rows or DEFAULT_LOAD_EVERY_ROWS)
 
 

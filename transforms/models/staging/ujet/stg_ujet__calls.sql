@@ -1,6 +1,7 @@
 -- materialized: view
 -- source: ujet.calls
--- columns: id bigint, call_type text, status text, created_at timestamptz, assigned_at timestamptz, ends_at timestamptz, updated_at timestamptz, agent_info__id bigint, end_user__id bigint, menu_path__name text, lang text, queue_duration double, call_duration double, rating bigint, fail_reason text, _dlt_load_id text
+-- feeds: contacts
+-- columns: id bigint, call_type text, status text, created_at timestamptz, assigned_at timestamptz, ends_at timestamptz, updated_at timestamptz, agent_info__id bigint, end_user__id bigint, menu_path__id bigint, menu_path__name text, lang text, queue_duration double, call_duration double, rating bigint, fail_reason text, _dlt_load_id text
 select
     'call' as channel,
     id as contact_id,
@@ -12,7 +13,8 @@ select
     updated_at,
     agent_info__id as agent_id,
     end_user__id as end_user_id,
-    menu_path__name as menu_path_name,
+    menu_path__id as queue_id,
+    menu_path__name as queue_name,
     lang,
     queue_duration as queue_seconds,
     call_duration as duration_seconds,

@@ -1,6 +1,7 @@
 -- materialized: view
 -- source: ujet.emails
--- columns: id bigint, email_status text, created_at timestamptz, assigned_at timestamptz, finished_at timestamptz, updated_at timestamptz, agent_info__id bigint, end_user__id bigint, menu_path__name text, lang text, queue_duration double, email_duration double, _dlt_load_id text
+-- feeds: contacts
+-- columns: id bigint, email_status text, created_at timestamptz, assigned_at timestamptz, finished_at timestamptz, updated_at timestamptz, agent_info__id bigint, end_user__id bigint, menu_path__id bigint, menu_path__name text, lang text, queue_duration double, email_duration double, _dlt_load_id text
 -- emails have no type, rating or fail reason in the API: typed nulls keep the union simple
 select
     'email' as channel,
@@ -13,7 +14,8 @@ select
     updated_at,
     agent_info__id as agent_id,
     end_user__id as end_user_id,
-    menu_path__name as menu_path_name,
+    menu_path__id as queue_id,
+    menu_path__name as queue_name,
     lang,
     queue_duration as queue_seconds,
     email_duration as duration_seconds,

@@ -10,8 +10,8 @@ select
     hold_duration as hold_seconds,
     acw_duration as acw_seconds,
     bcw_duration as bcw_seconds,
-    menu_path_id,
-    menu_path,
+    menu_path_id as queue_id,
+    menu_path as queue_name,
     lang,
     started_at,
     ended_at
