@@ -251,6 +251,11 @@ def _build_full(client: Any, target: Target, models: dict[str, Model], order: li
 def _build_incremental(client: Any, target: Target, models: dict[str, Model], order: list[str],
                        raw_columns: RawColumns, loads: dict[str, list[str]],
                        result: BuildResult) -> None:
+    # the change feeds read the staging views: bring those up to date first, or a source
+    # registered since the last build (a new tenant) would be missing from them
+    for name in order:
+        if models[name].layer == "staging" and models[name].materialized == "view":
+            _create_view(client, target, models[name], raw_columns)
     feeds = {model.changes for model in models.values() if model.keyed}
     for feed in sorted(f for f in feeds if f):
         result.changed[feed] = _create_feed(client, target, models, feed, loads)

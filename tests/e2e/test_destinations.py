@@ -213,9 +213,9 @@ def test_duckdb_loads_with_a_small_memory_limit_and_builds_with_the_configured_o
 
     with h.pipeline().sql_client() as client:
         loading = setting(client, "memory_limit"), setting(client, "threads")
-        with _build_memory(client, _target(client, "ujet", configured), configured):
+        with _build_memory(client, _target(client, configured, ()), configured):
             building = setting(client, "memory_limit"), setting(client, "threads")
-        with _build_memory(client, _target(client, "ujet", TransformSettings()), TransformSettings()):
+        with _build_memory(client, _target(client, TransformSettings(), ()), TransformSettings()):
             by_default = setting(client, "memory_limit")
         after = setting(client, "memory_limit"), setting(client, "threads")
 

@@ -190,9 +190,23 @@ def test_after_a_429_the_budget_spaces_requests_further_then_recovers() -> None:
     for _ in range(RateBudget.FASTER_AFTER_SUCCESSES * 10):
         budget.accepted()
 
-    assert slower == pytest.approx(budget.narrowest + 0.25 * RateBudget.MARGIN_AFTER_429)
-    assert budget.interval == pytest.approx(budget.narrowest)
-    assert budget.narrowest == pytest.approx(0.25 * 1.005 + 0.002)
+    # worked by hand from docs/decisions.md: at 4 requests/s the spacing starts at
+    # 0.25 s + 0.5 % + 2 ms = 0.25325 s; a 429 widens it by 2 % of 0.25 s = 5 ms; every 100
+    # accepted requests give back 0.5 % of 0.25 s = 1.25 ms, down to where it started
+    assert budget.narrowest == pytest.approx(0.25325)
+    assert slower == pytest.approx(0.25825)
+    assert budget.interval == pytest.approx(0.25325)
+
+
+def test_a_429_narrows_back_by_a_quarter_of_its_widening_per_hundred_accepted_requests() -> None:
+    clock = FakeClock()
+    budget = RateBudget(4.0, clock=clock, sleep=clock.sleep)
+    budget.pause_for(0)
+
+    for _ in range(100):
+        budget.accepted()
+
+    assert budget.interval == pytest.approx(0.25825 - 0.00125)
 
 
 def test_a_429_storm_slows_the_budget_to_half_its_rate_at_most() -> None:
@@ -202,7 +216,8 @@ def test_a_429_storm_slows_the_budget_to_half_its_rate_at_most() -> None:
     for _ in range(100):
         budget.pause_for(0)
 
-    assert budget.interval == pytest.approx(0.5 * RateBudget.WIDEST_AFTER_429)
+    # never more than twice the configured 0.5 s spacing: half the rate
+    assert budget.interval == pytest.approx(1.0)
 
 
 def test_a_request_that_leaves_late_pushes_the_next_one_back() -> None:
