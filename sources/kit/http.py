@@ -24,7 +24,7 @@ import orjson
 logger = logging.getLogger(__name__)
 
 
-from sources.kit.errors import AuthenticationError, ConfigurationError, HttpError, RequestFailed
+from sources.kit.errors import AuthenticationError, ConfigurationError, RequestFailed
 
 
 @dataclass(frozen=True)

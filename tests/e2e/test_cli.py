@@ -77,7 +77,6 @@ def test_a_successful_run_prints_its_summary_and_keeps_the_token_out_of_everythi
     assert report["requests_by_endpoint"]["calls"] == sum(1 for r in h.sandbox.requests
                                                           if r.path == "calls")
     assert report["transform"]["mode"] == "full" and report["transform"]["rows"]["fct_contacts"] > 0
-    assert f"calls{' ' * 10}" in result.stdout.replace("  ", " " * 2) or "calls " in result.stdout
     assert any(line.split()[:2] == ["calls", f"{calls:,}"] for line in result.stdout.splitlines())
     assert f"requests: {len(h.sandbox.requests):,}" in result.stdout
     assert token not in result.stdout + result.stderr
