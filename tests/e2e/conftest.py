@@ -109,6 +109,7 @@ class Harness:
 
     def run(self, transform: Optional[str] = None, **source_args: Any) -> RunSummary:
         """Loads the sandbox; `transform` (a reporting zone) also builds the facts."""
+        self.mark()
         return run_source(instance("ujet", self.tenant_name), pipeline_name=self.pipeline_name,
                           destination=self.destination(), dataset_name=self.raw_dataset,
                           source_args=self.source_args(**source_args),
@@ -143,12 +144,22 @@ class Harness:
         finally:
             connection.close()
 
-    def frozen_bound(self, kind: str = "calls") -> datetime:
-        """The `updated_at[to]` the last run sent: the instant its data is exact as of."""
-        sent = [r.param("updated_at[to]") for r in self.sandbox.requests
-                if r.path == kind and r.param("updated_at[to]")]
-        assert sent, f"no {kind} request carried updated_at[to]"
-        return _parse(sent[-1])
+    def mark(self) -> None:
+        """A run starts now: `run_began` measures from the next request the sandbox gets."""
+        self._mark = len(self.sandbox.requests)
+
+    def run_began(self) -> datetime:
+        """The sandbox's clock when the last run's first request arrived.
+
+        A record the tenant last changed before then must be loaded exactly; one changed
+        later may be missing or older (the next run reads it). Taken from the sandbox, not
+        from the bound the client sent: a client that froze its bound too early would
+        otherwise excuse itself for the records it missed.
+        """
+        requests = self.sandbox.requests[getattr(self, "_mark", 0):]
+        assert requests, "no request reached the sandbox since the run began"
+        assert requests[0].arrived_at is not None
+        return requests[0].arrived_at
 
     def drop_datasets(self) -> None:
         if self.kind != "postgres":
@@ -189,7 +200,3 @@ def harness(tmp_path: Path) -> Iterator[Callable[..., Harness]]:
         server.stop()
     for h in harnesses:
         h.drop_datasets()
-
-
-def _parse(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))

@@ -91,7 +91,7 @@ def test_hostile_tenant_is_loaded_exactly_into_postgres(harness) -> None:
 
     h.run()
     with h.warehouse() as warehouse:
-        assert_exact(warehouse, h.tenant, as_of=h.frozen_bound())
+        assert_exact(warehouse, h.tenant, as_of=h.run_began())
     h.tenant.touch("calls", 30)
     h.tenant.create("emails", 3)
     h.sandbox.options.churn_per_request = 0

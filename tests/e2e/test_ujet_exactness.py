@@ -32,7 +32,7 @@ def test_backfill_then_incremental_runs_leave_nothing_missing_duplicated_or_stal
 
     first = h.run()
     with h.warehouse() as warehouse:
-        assert_exact(warehouse, tenant, as_of=h.frozen_bound())
+        assert_exact(warehouse, tenant, as_of=h.run_began())
 
     # the tenant works on: late ratings, wrap-ups, transfers, corrected segments, new
     # contacts, a second tie, a commit that lands late, and agents changing status
@@ -52,7 +52,7 @@ def test_backfill_then_incremental_runs_leave_nothing_missing_duplicated_or_stal
 
     second = h.run()
     with h.warehouse() as warehouse:
-        assert_exact(warehouse, tenant, as_of=h.frozen_bound())
+        assert_exact(warehouse, tenant, as_of=h.run_began())
         remaining = {i for (i,) in warehouse.execute(
             "select id from ujet.calls__handle_durations where call_id = ?", [corrected]).fetchall()}
         late_loaded = {i for (i,) in warehouse.execute(
@@ -66,7 +66,10 @@ def test_backfill_then_incremental_runs_leave_nothing_missing_duplicated_or_stal
     assert first.retries + second.retries >= len([r for r in h.sandbox.requests if r.fault])
     tie_reads = [r for r in h.sandbox.requests if r.path == "calls" and r.param("sort_column") == "id"]
     assert tie_reads, "the tie was never read by id"
-    assert set(tied_calls) - {r["id"] for r in tenant.records("calls")} == set()
+    with h.warehouse() as warehouse:
+        loaded_ties = {i for (i,) in warehouse.execute(
+            "select id from ujet.calls where id in (select unnest(?))", [tied_calls]).fetchall()}
+    assert loaded_ties == set(tied_calls), "calls sharing one updated_at were lost"
 
     # once the tenant stops changing under it, one more run makes the warehouse equal the tenant
     h.sandbox.options.churn_per_request = 0
@@ -86,7 +89,7 @@ def test_rate_limited_tenant_is_read_completely_honouring_retry_after(harness) -
     assert limited, "the sandbox never rate limited: the test proves nothing"
     assert summary.rate_limited == len(limited)
     with h.warehouse() as warehouse:
-        assert_exact(warehouse, h.tenant, as_of=h.frozen_bound())
+        assert_exact(warehouse, h.tenant, as_of=h.run_began())
 
 
 def test_pages_without_pagination_headers_are_read_to_the_end(harness) -> None:
@@ -114,3 +117,22 @@ def test_a_contact_updated_twice_between_runs_is_loaded_once_in_its_latest_versi
         result = compare_contacts(warehouse, h.tenant, "chats", as_of=None)
     assert len(rows) == 1
     result.assert_none()
+
+
+def test_the_exactness_check_itself_sees_one_wrong_field_and_one_wrong_child_value(harness) -> None:
+    """The check must fail on a warehouse that differs from the tenant in a single value of
+    a root row or of a child row, not only on missing ids or versions."""
+    h: Harness = harness()
+    h.run()
+    call = next(r["id"] for r in h.tenant.records("calls") if r["handle_durations"])
+
+    with h.warehouse() as warehouse:
+        compare_contacts(warehouse, h.tenant, "calls", as_of=None).assert_none()
+        warehouse.execute("update ujet.calls set lang = 'xx' where id = ?", [call])
+        warehouse.execute("update ujet.calls__handle_durations set hold_duration = 999"
+                          " where call_id = ?", [call])
+        result = compare_contacts(warehouse, h.tenant, "calls", as_of=None)
+
+    assert [f.split(":")[0] for f in result.wrong_fields] == [f"{call}.lang"]
+    assert [w.split(":")[0] for w in result.wrong_children] == [
+        f"calls__handle_durations of {call}"]

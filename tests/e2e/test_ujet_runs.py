@@ -71,7 +71,7 @@ def test_what_the_lookback_reads_again_unchanged_is_not_loaded_again(harness) ->
         assert not again.rows.get(kind), f"{kind} were loaded again unchanged"
     assert again.transform is not None and again.transform.changed == {"contacts": 1, "activity": 0}
     with h.warehouse() as warehouse:
-        assert_exact(warehouse, h.tenant, as_of=h.frozen_bound())
+        assert_exact(warehouse, h.tenant, as_of=h.run_began())
         loaded = warehouse.execute(f"select count(*) from ujet.calls where id = {late}").fetchone()
     assert loaded == (1,)
 
@@ -239,7 +239,7 @@ def test_a_long_backfill_loads_in_slices_while_fetching_goes_on(harness, monkeyp
     assert summary.slices >= 3, "the backfill should have been loaded in several slices"
     with h.warehouse() as warehouse:
         loads = warehouse.execute("select count(*) from ujet._dlt_loads").fetchone()[0]
-        assert_exact(warehouse, h.tenant, as_of=h.frozen_bound())
+        assert_exact(warehouse, h.tenant, as_of=h.run_began())
     assert loads == summary.slices
 
 
@@ -251,7 +251,7 @@ def test_slices_bounded_by_rows_lose_nothing_and_replace_trees_whole(harness, mo
 
     assert summary.slices >= 5, "a 40-row bound should have cut the backfill into many slices"
     with h.warehouse() as warehouse:
-        assert_exact(warehouse, h.tenant, as_of=h.frozen_bound())
+        assert_exact(warehouse, h.tenant, as_of=h.run_began())
         first_load = warehouse.execute("select min(load_id) from ujet._dlt_loads").fetchone()[0]
         for tree in ("menus_tree", "teams_tree"):
             loads = warehouse.execute(f"select distinct _dlt_load_id from ujet.{tree}").fetchall()
@@ -283,7 +283,7 @@ def test_an_outage_half_way_through_a_backfill_keeps_the_slices_already_loaded(h
     h.run()
     resumed = len([r for r in h.sandbox.requests if r.path == "calls"])
     with h.warehouse() as warehouse:
-        assert_exact(warehouse, h.tenant, as_of=h.frozen_bound())
+        assert_exact(warehouse, h.tenant, as_of=h.run_began())
     assert resumed < len(h.tenant.records("calls")) / 20, "the next run started over instead of resuming"
 
 

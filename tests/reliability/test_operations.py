@@ -48,6 +48,7 @@ def test_a_second_run_while_one_is_active_exits_at_once_and_the_first_finishes(
     h: Harness = harness(latency=0.05)   # a first run that takes a few seconds
     env = cli_env(h)
 
+    h.mark()
     first = start_ccelt("run", "ujet", env=env, cwd=tmp_path)
     deadline = time.monotonic() + 30
     while not any(r.path == "calls" for r in h.sandbox.requests) and time.monotonic() < deadline:
@@ -62,7 +63,7 @@ def test_a_second_run_while_one_is_active_exits_at_once_and_the_first_finishes(
     assert waited < 15, "the second run should give up at once, not wait for the first"
     assert first.returncode == 0, first_err
     with h.warehouse() as warehouse:
-        assert_exact(warehouse, h.tenant, as_of=h.frozen_bound())
+        assert_exact(warehouse, h.tenant, as_of=h.run_began())
 
 
 def test_a_killed_run_does_not_leave_the_lock_behind(harness, cli_env, tmp_path: Path) -> None:

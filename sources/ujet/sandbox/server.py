@@ -10,6 +10,8 @@ what real tenants do to a client: records that change while it pages, more recor
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import base64
 import json
 import logging
@@ -83,6 +85,8 @@ class LoggedRequest:
     params: tuple[tuple[str, str], ...]
     status: int
     fault: Optional[str] = None
+    arrived_at: Optional[datetime] = None
+    """The tenant's clock when the request arrived: what tests measure a run's window by."""
 
     def param(self, name: str) -> Optional[str]:
         return next((value for key, value in self.params if key == name), None)
@@ -321,11 +325,13 @@ def _handler_for(sandbox: SandboxServer) -> type[BaseHTTPRequestHandler]:
         def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
             url = urlsplit(self.path)
             params = parse_qsl(url.query, keep_blank_values=True)
+            clock = getattr(sandbox.tenant, "now", None)   # a frozen tenant has no clock
+            arrived = clock() if clock else None
             answer = sandbox.answer(url.path, params, self.headers.get("Authorization"))
             if url.path.removeprefix(API_ROOT) in sandbox.options.latin1_endpoints:
                 answer.body = answer.encoded().decode("utf-8").encode("latin-1", errors="replace")
             sandbox._log(LoggedRequest(url.path.removeprefix(API_ROOT), tuple(params),
-                                       answer.status, answer.fault))
+                                       answer.status, answer.fault, arrived))
             if sandbox.options.latency:
                 time.sleep(sandbox.options.latency)
             self._send(answer)
