@@ -1,4 +1,4 @@
-"""One page of a UJET list endpoint, and what its headers say about the pages after it."""
+"""One page of a list endpoint, and what its Rails-style headers (UJET's) say about the rest."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ Record = dict[str, Any]
 
 @dataclass(frozen=True)
 class Page:
-    """Records of one page plus the pagination facts UJET sends in headers.
+    """Records of one page plus the pagination facts the server sends in headers.
 
     UJET uses Rails-style pagination headers: `Link` (with `rel="next"` while more pages
     follow), `Total` and `Per-Page`. None of them is promised, so each is optional here.
@@ -28,9 +28,10 @@ class Page:
 
     @classmethod
     def from_response(cls, response: JsonResponse, number: int, endpoint: str) -> Page:
+        """The page from a response; `endpoint` names it in errors, e.g. `UJET GET /calls`."""
         if not isinstance(response.data, list):
             raise UnexpectedPayload(
-                f"UJET {endpoint} returned a {type(response.data).__name__}, expected a JSON list"
+                f"{endpoint} returned a {type(response.data).__name__}, expected a JSON list"
             )
         total = _int_header(response.headers.get("Total"))
         per_page = _int_header(response.headers.get("Per-Page"))

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any, Optional
 
@@ -260,3 +260,118 @@ class CursorTail:
         if len(self._emitted) > 10_000:
             floor = lower - self.grid.step
             self._emitted = {k: v for k, v in self._emitted.items() if v >= floor}
+
+
+PageByNumber = Callable[[int], list[Record]]
+"""Fetches one page of a fixed query by its number (1-based)."""
+
+
+def read_numbered_pages(fetch: PageByNumber, *, key: str = "id",
+                        version: Optional[Callable[[Record], Any]] = None,
+                        max_confirmations: int = 20,
+                        max_pages: int = 100_000) -> Iterator[list[Record]]:
+    """Every record of a list read by page number while records move to its front.
+
+    Made for lists sorted newest-activity-first with no tie-breaker (Chatwoot's
+    conversations: `last_activity_at desc`, 25 a page, an empty page past the end). A record
+    that changes while the pages are read jumps to page 1, which was already read, and would
+    be missed; everything it jumped over slides one place back, so nothing else is skipped
+    (a record seen twice is handed over once). So after the last page, the first pages are
+    read again, from page 1, until a page holds nothing new: no unseen record, and (with
+    `version`, e.g. `updated_at`) no record in a newer version than the one handed over.
+
+    Yields:
+        Batches of records not handed over before (or in a newer version).
+    """
+    handed: dict[Any, Any] = {}
+
+    def fresh(records: list[Record]) -> list[Record]:
+        new = []
+        for record in records:
+            if not isinstance(record, dict):
+                new.append(record)      # screening quarantines it with its reason
+                continue
+            mark = version(record) if version else None
+            if record.get(key) not in handed or handed[record.get(key)] != mark:
+                handed[record.get(key)] = mark
+                new.append(record)
+        return new
+
+    for number in range(1, max_pages + 1):
+        page = fetch(number)
+        if not page:
+            break
+        batch = fresh(page)
+        if batch:
+            yield batch
+    else:
+        raise PaginationError(f"the list had no end after {max_pages} pages: it grows faster"
+                              " than it can be read")
+    for number in range(1, max_confirmations + 1):
+        page = fetch(number)
+        batch = fresh(page)
+        if batch:
+            yield batch
+        if not page or not batch:
+            return
+    raise PaginationError(f"records kept moving to the front of the list for {max_confirmations}"
+                          " pages of re-reading; try again when the account is quieter")
+
+
+PageByOffset = Callable[[int, int], list[Record]]
+"""Fetches `count` records of a fixed query starting at a 0-based offset."""
+
+
+def read_offset_pages(fetch: PageByOffset, page_size: int, *, key: str = "id",
+                      overlap: Optional[int] = None,
+                      max_steps_back: int = 50) -> Iterator[list[Record]]:
+    """Every record of a list read by offset (`startIndex`/`maxResults`) while it shifts.
+
+    Made for a live queue (Alvaria's EmailQueue): records that leave it while it is read
+    shift every later record back, so the next offset would skip as many records as left
+    before it. Each page therefore starts `overlap` records before the end of the last one
+    and must meet again one of the last page's final records (an anchor); a page that does
+    not is read again further back, down to offset 0. Records seen twice are handed over
+    once. A short page alone is not the end, since the server may silently answer fewer than
+    `page_size` records: the end is an empty page, or a page shorter than the longest answer
+    that holds nothing new.
+
+    Args:
+        overlap: records re-read per page (default a quarter of the longest answer, at least
+            1): as many records may leave the queue between two requests without a second read.
+    """
+    seen: set[Any] = set()
+    offset = 0
+    anchors: set[Any] = set()
+    steps_back = 0
+    longest = 0
+    """The most records one answer held: the server's real page size, whatever was asked."""
+    while True:
+        page = fetch(offset, page_size)
+        ids = [r.get(key) if isinstance(r, dict) else None for r in page]
+        if page and anchors and not anchors & set(ids):
+            # every anchor moved before this offset, or left: read again further back
+            steps_back += 1
+            if steps_back > max_steps_back:
+                raise PaginationError(
+                    f"the list shifted past every re-read {max_steps_back} times; try a smaller"
+                    " page or overlap, or again when the queue is quieter")
+            offset = max(0, offset - 2 * max(1, overlap or longest // 4))
+            if offset == 0:
+                anchors = set()
+            logger.debug("offset paging: the list shifted past the overlap; back to %d", offset)
+            continue
+        if not page:
+            return
+        fresh = [r for r, i in zip(page, ids) if i is None or i not in seen]
+        seen.update(i for i in ids if i is not None)
+        if fresh:
+            yield fresh
+        elif len(page) < longest:
+            return    # the end of the list, met again through the overlap: nothing after it
+        longest = max(longest, len(page))
+        # a quarter of what the server really answers, not of what was asked: a silent cap
+        # of 25 on 100 asked must not make each page advance by one record
+        kept = min(overlap if overlap is not None else max(1, longest // 4), len(page) - 1)
+        anchors = {i for i in ids[len(ids) - kept:] if i is not None} if kept else set()
+        offset += len(page) - kept

@@ -15,7 +15,7 @@ from datetime import timedelta
 import pytest
 
 from tests.e2e.conftest import Harness
-from tests.e2e.exactness import assert_exact, compare_contacts
+from tests.e2e.exactness import assert_exact, compare_contacts, parse
 
 HOSTILE = dict(max_per=37, shuffle_ties=True, churn_per_request=2, fault_every=6,
                fault_kinds=("500", "502", "503", "truncated", "partial_json", "reset", "html"))
@@ -66,10 +66,16 @@ def test_backfill_then_incremental_runs_leave_nothing_missing_duplicated_or_stal
     assert first.retries + second.retries >= len([r for r in h.sandbox.requests if r.fault])
     tie_reads = [r for r in h.sandbox.requests if r.path == "calls" and r.param("sort_column") == "id"]
     assert tie_reads, "the tie was never read by id"
+    # the tied calls that churn left alone since the second run began share one updated_at
+    # still: every one of them must be loaded
+    began = h.run_began()
+    still_tied = {r["id"] for r in tenant.records("calls")
+                  if r["id"] in set(tied_calls) and parse(r["updated_at"]) < began}
     with h.warehouse() as warehouse:
         loaded_ties = {i for (i,) in warehouse.execute(
             "select id from ujet.calls where id in (select unnest(?))", [tied_calls]).fetchall()}
-    assert loaded_ties == set(tied_calls), "calls sharing one updated_at were lost"
+    assert still_tied, "churn changed every tied call: the check proves nothing"
+    assert still_tied <= loaded_ties, "calls sharing one updated_at were lost"
 
     # once the tenant stops changing under it, one more run makes the warehouse equal the tenant
     h.sandbox.options.churn_per_request = 0

@@ -111,7 +111,8 @@ class UjetApi:
         def fetch(query: Mapping[str, str]) -> Page:
             response = self.client.get(path, {**fixed, **query})
             self._note(path, {**fixed, **query}, response)
-            return Page.from_response(response, int(query.get("page", "1")), f"GET /{path}")
+            return Page.from_response(response, int(query.get("page", "1")),
+                                      f"UJET GET /{path}")
 
         return fetch
 
