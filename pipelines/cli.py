@@ -331,7 +331,8 @@ class _Redactor(logging.Filter):
 
     def add_source_secrets(self, instance: Any) -> None:
         """Every secret setting of the source instance, and its basic-auth header forms."""
-        username = instance.config("subdomain") or instance.config("username")
+        user_setting = instance.spec.basic_auth_user
+        username = instance.config(user_setting) if user_setting else None
         for setting in instance.spec.secrets:
             value = instance.secret(setting)
             if isinstance(value, dict):

@@ -29,6 +29,8 @@ class SourceSpec:
         settings: the source's non-secret settings, to name keys in configuration errors.
         secrets: settings whose values are secret, to redact from every message and log.
         summary: one line for `ccelt run <name> --help`.
+        basic_auth_user: the setting sent as the HTTP Basic username with a secret as the
+            password, if any: the header that carries both is redacted too.
     """
 
     name: str
@@ -38,6 +40,7 @@ class SourceSpec:
     settings: tuple[str, ...]
     secrets: tuple[str, ...]
     summary: str
+    basic_auth_user: Optional[str] = None
 
     def source_factory(self) -> Any:
         module, function = self.source.split(":")
@@ -126,6 +129,7 @@ UJET = SourceSpec(
               "load_every_rows"),
     secrets=("api_token", "pii_salt"),
     summary="Load every documented UJET list endpoint incrementally.",
+    basic_auth_user="subdomain",
 )
 
 SOURCES: dict[str, SourceSpec] = {spec.name: spec for spec in (UJET,)}

@@ -1,15 +1,18 @@
 """BigQuery at the SQL level: no server is reachable here, so the runner builds against a
 client that records every statement instead of running it, through the same code path a
-BigQuery load would take, and each statement must parse as BigQuery SQL."""
+BigQuery load would take. Each statement is checked against what BigQuery's documentation
+says it lacks or reads differently (written out below by hand, not taken from the dialect
+layer): DuckDB and Postgres types and functions, `::` casts, and double-quoted names, which
+BigQuery reads as string literals."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Optional
 
 import pytest
-import sqlglot
 
 from transforms.dialect import RawSource
 from transforms.runner import build_with
@@ -26,6 +29,15 @@ RAW_TABLES = {
     "_dlt_loads": {"load_id", "status"},
     # chats, emails and the rest are missing: their staging models get empty shims
 }
+
+
+NOT_BIGQUERY = (
+    # types BigQuery does not have (it has TIMESTAMP, DATETIME, FLOAT64, STRING, INT64)
+    "TIMESTAMPTZ", "TIMESTAMP WITH TIME ZONE", "DOUBLE", " TEXT", "VARCHAR", "BIGINT",
+    # DuckDB and Postgres functions and syntax BigQuery lacks
+    "EPOCH_MS", "TIME_BUCKET", "TIMEZONE(", "AT TIME ZONE", "DATE_BIN", "::", "ILIKE",
+    "GROUP BY ALL",
+)
 
 
 class RecordingClient:
@@ -103,7 +115,10 @@ def test_every_statement_of_a_build_is_valid_bigquery_sql(state: Optional[str]) 
         assert any(s.lower().startswith("delete from") for s in written)
         assert any(s.lower().startswith("insert into") for s in written)
     for statement in client.statements:
-        sqlglot.parse_one(statement, read="bigquery")  # raises on SQL BigQuery cannot read
+        statement = re.sub(r"/\*.*?\*/", "", statement, flags=re.S)   # model headers
+        found = [word for word in NOT_BIGQUERY if word in statement.upper()]
+        assert not found, f"{found} in: {statement[:300]}"
+        assert '"' not in statement, f"a double-quoted name is a string in BigQuery: {statement[:300]}"
         assert "ccelt_" not in statement.lower().replace("_ccelt_", ""), statement
     assert all("`acme-analytics`." in s for s in written if "create table" in s.lower())
     assert not any(" cascade" in s.lower() for s in client.statements)
