@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 from pipelines.lock import RunInProgress, run_lock
 from pipelines.memory import limit_malloc_arenas
+from pipelines.privacy import no_telemetry_unless_asked
 from pipelines.summary import format_summary, summary_record
 from pipelines.registry import SOURCES
 from pipelines.registry import instance as registry_instance
@@ -42,6 +43,7 @@ logger = logging.getLogger("ccelt")
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     limit_malloc_arenas()   # first: it applies to the threads started after it
+    no_telemetry_unless_asked()
     parser = _parser()
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):

@@ -22,6 +22,7 @@ from dlt.common.pipeline import LoadInfo, get_dlt_pipelines_dir
 from pipelines.lock import BUILD_LOCK, run_lock
 from pipelines.registry import SourceInstance
 from pipelines.memory import collector_spares_startup
+from pipelines.privacy import no_telemetry_unless_asked
 from pipelines.warehouse import (
     apply_engine_defaults,
     describe,
@@ -103,6 +104,7 @@ def run_source(
             data test; `summary` on the exception tells what was loaded.
     """
     _apply_dlt_defaults()
+    no_telemetry_unless_asked()
     pipeline_name = pipeline_name or instance.pipeline_name
     dataset_name = dataset_name or instance.dataset_name
     destination = destination or warehouse_destination()

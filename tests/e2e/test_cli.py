@@ -219,3 +219,22 @@ def test_data_that_breaks_a_rule_exits_4_after_loading_and_names_it(harness, tmp
     assert "fct_contacts: non_negative(queue_seconds" in result.stderr
     assert f"contact_id={broken['id']}" in result.stderr
     assert "calls" in result.stderr  # what was loaded is still reported
+
+
+def test_a_run_calls_no_one_but_the_api_and_the_warehouse_unless_telemetry_is_asked_for(
+        harness, tmp_path: Path) -> None:
+    """dlt's anonymous telemetry would connect to its vendor on every run (DEBUG shows
+    urllib3 opening the connection); ccelt turns it off unless the user turns it on."""
+    h: Harness = harness()
+    env = tenant_env(h, tmp_path, h.sandbox.options.api_token)
+
+    quiet = ccelt("--log-level", "DEBUG", "run", "ujet", "--resources", "agents",
+                  "--no-transform", env=env, cwd=tmp_path)
+    asked = ccelt("--log-level", "DEBUG", "run", "ujet", "--resources", "agents",
+                  "--no-transform", env={**env, "RUNTIME__DLTHUB_TELEMETRY": "true"},
+                  cwd=tmp_path)
+
+    assert quiet.returncode == 0, quiet.stderr
+    assert "telemetry.scalevector.ai" not in quiet.stderr
+    # the check can see a connection when there is one: with telemetry asked for, dlt tries
+    assert "telemetry.scalevector.ai" in asked.stderr
