@@ -37,13 +37,14 @@ QUERIES = {
         from contact_center.fct_queue_interval
         where cast(interval_start as date) = current_date - 1
         group by source, channel, queue_name order by source, channel, entries desc""",
-    "Yesterday's top agents by handled contacts (contact_center.fct_agent_daily)": """
-        select d.source, a.first_name || ' ' || a.last_name as agent, d.channel, d.handled,
+    "Yesterday's top agents by contacts handled (contact_center.fct_agent_daily)": """
+        select d.source, a.first_name || ' ' || a.last_name as agent, d.channel,
+               d.contacts_handled, d.handled as segments_handled,
                round(d.aht_seconds) as aht_seconds, d.transfers_out, d.transfers_in
         from contact_center.fct_agent_daily d
         join contact_center.dim_agents a on a.source = d.source and a.agent_id = d.agent_id
         where d.local_date = current_date - 1
-        order by d.handled desc, agent limit 5""",
+        order by d.contacts_handled desc, agent limit 5""",
 }
 
 

@@ -86,6 +86,32 @@ def test_a_transferred_call_is_two_queue_entries_two_segments_and_one_transfer_e
             tech["service_level_pct"], tech["asa_seconds"]) == ("Support/Tech", 1, 1, 1, 0.0, 90.0)
 
 
+def test_an_agent_who_takes_a_call_back_handled_two_segments_but_one_contact(scenario: Harness) -> None:
+    h = scenario
+    # agent 100 answers, transfers to 101, and takes the call back; 101 also handles another
+    add(h.tenant, "calls", contact(
+        "call", 1, "2026-03-02 10:00:00", updated="2026-03-02 10:30:00", duration=1200,
+        agent_id=100,
+        queue=(queue_entry(100, "2026-03-02 10:00:10", 10, "in_sla"),),
+        handle=(handle_segment("call", 100, "2026-03-02 10:00:20", 200),
+                handle_segment("call", 101, "2026-03-02 10:04:00", 300),
+                handle_segment("call", 100, "2026-03-02 10:10:00", 400)),
+        transfers=(transfer(7001, "2026-03-02 10:03:40", from_agent=100, to_agent=101),
+                   transfer(7002, "2026-03-02 10:09:40", from_agent=101, to_agent=100))))
+    add(h.tenant, "calls", contact(
+        "call", 2, "2026-03-02 11:00:00", updated="2026-03-02 11:20:00", duration=500,
+        agent_id=101, queue=(queue_entry(101, "2026-03-02 11:00:05", 5, "in_sla"),),
+        handle=(handle_segment("call", 101, "2026-03-02 11:00:10", 450),)))
+
+    h.run(transform=UTC)
+
+    daily = {r["agent_id"]: r for r in rows(h, "select * from contact_center.fct_agent_daily")}
+    # by hand: agent 100 has segments of 200 s and 400 s on call 1; agent 101 one segment
+    # on call 1 and one on call 2
+    assert (daily[100]["segments"], daily[100]["handled"], daily[100]["contacts_handled"]) == (2, 2, 1)
+    assert (daily[101]["segments"], daily[101]["handled"], daily[101]["contacts_handled"]) == (2, 2, 2)
+
+
 def test_abandons_in_queue_count_but_in_menu_abandons_and_voicemails_do_not(scenario: Harness) -> None:
     h = scenario
     add(h.tenant, "calls", contact("call", 2, "2026-03-02 11:00:00", status="failed", fail_reason="eu_abandoned",

@@ -1,6 +1,6 @@
 -- materialized: incremental
 -- partition_by: local_date
--- tests: unique(source, agent_id, local_date, channel); not_null(source, agent_id, local_date, channel); non_negative(segments, handled, duration_seconds, hold_seconds, acw_seconds, bcw_seconds, handle_seconds, transfers_out, transfers_in); assert(handled <= segments); references(agent_id, dim_agents.agent_id)
+-- tests: unique(source, agent_id, local_date, channel); not_null(source, agent_id, local_date, channel); non_negative(segments, handled, contacts_handled, duration_seconds, hold_seconds, acw_seconds, bcw_seconds, handle_seconds, transfers_out, transfers_in); assert(handled <= segments); assert(contacts_handled <= handled); references(agent_id, dim_agents.agent_id)
 -- one row per agent, local date and channel: handle segments by the date they started,
 -- transfers by the date they were created; hold time is already inside a segment's
 -- duration on CCAI Platform's timeline, so handle time does not add it again
@@ -12,6 +12,9 @@ with segments as (
         channel,
         cast(count(*) as bigint) as segments,
         cast(sum(case when duration_seconds > 0 then 1 else 0 end) as bigint) as handled,
+        -- a contact the agent took back after a transfer is two handled segments, one contact
+        cast(count(distinct case when duration_seconds > 0 then contact_id end) as bigint)
+            as contacts_handled,
         cast(sum(duration_seconds) as double) as duration_seconds,
         cast(sum(hold_seconds) as double) as hold_seconds,
         cast(sum(acw_seconds) as double) as acw_seconds,
@@ -50,6 +53,7 @@ select
     agent_days.channel,
     coalesce(segments.segments, 0) as segments,
     coalesce(segments.handled, 0) as handled,
+    coalesce(segments.contacts_handled, 0) as contacts_handled,
     coalesce(segments.duration_seconds, 0) as duration_seconds,
     coalesce(segments.hold_seconds, 0) as hold_seconds,
     coalesce(segments.acw_seconds, 0) as acw_seconds,
