@@ -6,7 +6,10 @@ transforms, and compares the facts with values computed in the test from the def
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,6 +26,7 @@ from tests.e2e.scenario import (
 )
 from transforms.runner import DataTestFailed, build
 
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 UTC = "UTC"
 NEW_YORK = "America/New_York"
 
@@ -145,6 +149,52 @@ def test_abandons_in_queue_count_but_in_menu_abandons_and_voicemails_do_not(scen
     chats = rows(h, "select * from contact_center.fct_queue_interval where channel = 'chat' order by interval_start")
     assert [(c["interval_start"].minute, c["entries"], c["answered"], c["service_level_pct"], c["asa_seconds"])
             for c in chats] == [(0, 1, 0, 0.0, None), (15, 1, 1, 100.0, 10.0)]
+
+
+def documented_query(path: Path, first_line: str) -> str:
+    """The SQL block of a document that starts with `first_line`: the test runs what users read."""
+    blocks = re.findall(r"```sql\n(.*?)```", path.read_text(), flags=re.S)
+    found = [b for b in blocks if b.startswith(first_line)]
+    assert len(found) == 1, f"{path.name} has no single SQL block starting {first_line!r}"
+    return found[0]
+
+
+def test_abandonment_rate_per_local_day_as_documented(scenario: Harness) -> None:
+    h = scenario
+    # New York: UTC-5 until 2026-03-08 07:00 UTC, UTC-4 after
+    add(h.tenant, "calls", contact("call", 11, "2026-03-08 04:30:00", status="failed",
+                                   fail_reason="eu_abandoned",
+                                   queue=(queue_entry(None, "2026-03-08 04:30:10", 60, "not_in_sla"),)))
+    add(h.tenant, "calls", contact("call", 12, "2026-03-08 05:10:00", agent_id=100,
+                                   queue=(queue_entry(100, "2026-03-08 05:10:05", 5, "in_sla"),),
+                                   handle=(handle_segment("call", 100, "2026-03-08 05:10:10", 60),)))
+    add(h.tenant, "calls", contact("call", 13, "2026-03-08 07:20:00", status="failed",
+                                   fail_reason="eu_abandoned",
+                                   queue=(queue_entry(None, "2026-03-08 07:20:10", 90, "not_in_sla"),)))
+    add(h.tenant, "calls", contact("call", 14, "2026-03-08 13:00:00", status="voicemail_received",
+                                   queue=(queue_entry(None, "2026-03-08 13:00:05", 40, None),)))
+    add(h.tenant, "chats", contact("chat", 21, "2026-03-08 12:00:00", agent_id=102,
+                                   queue=(queue_entry(102, "2026-03-08 12:00:05", 10, "in_sla"),),
+                                   handle=(handle_segment("chat", 102, "2026-03-08 12:00:15", 300),)))
+
+    h.run(transform=NEW_YORK)
+
+    placed = {r["contact_id"]: (r["local_date"], r["interval_start"]) for r in rows(
+        h, "select * from contact_center.fct_contacts")}
+    # by hand: 04:30 UTC is 23:30 EST the day before; 05:10 UTC is 00:10 EST; 07:20 UTC is
+    # 03:20 EDT (the clocks jumped from 02:00 to 03:00); 12:00 UTC is 08:00 EDT
+    assert placed[11] == (date(2026, 3, 7), datetime(2026, 3, 7, 23, 30))
+    assert placed[12] == (date(2026, 3, 8), datetime(2026, 3, 8, 0, 0))
+    assert placed[13] == (date(2026, 3, 8), datetime(2026, 3, 8, 3, 15))
+    assert placed[21] == (date(2026, 3, 8), datetime(2026, 3, 8, 8, 0))
+    query = documented_query(PROJECT_ROOT / "docs" / "metrics.md", "-- abandonment rate per day")
+    with h.warehouse() as warehouse:
+        rates = [tuple(float(v) if isinstance(v, Decimal) else v for v in row)
+                 for row in warehouse.execute(query).fetchall()]
+    # the voicemail (call 14) is neither handled nor abandoned: in neither count
+    assert rates == [("ujet", date(2026, 3, 7), "call", 1, 0, 100.0),
+                     ("ujet", date(2026, 3, 8), "call", 1, 1, 50.0),
+                     ("ujet", date(2026, 3, 8), "chat", 0, 1, 0.0)]
 
 
 def test_an_email_with_several_threads_and_segments(scenario: Harness) -> None:

@@ -1,7 +1,7 @@
 -- materialized: incremental
 -- unique_key: source, channel, contact_id
 -- changes: contacts
--- tests: unique(source, channel, contact_id); not_null(source, channel, contact_id, is_handled, is_abandoned); non_negative(queue_seconds, duration_seconds, transfer_count, handle_segments); references(agent_id, dim_agents.agent_id)
+-- tests: unique(source, channel, contact_id); not_null(source, channel, contact_id, is_handled, is_abandoned, local_date, interval_start); non_negative(queue_seconds, duration_seconds, transfer_count, handle_segments); references(agent_id, dim_agents.agent_id)
 -- one row per call, chat and email
 with transfers as (
     select source, channel, contact_id, cast(count(*) as bigint) as transfer_count
@@ -22,6 +22,9 @@ select
     contacts.contact_type,
     contacts.status,
     contacts.created_at,
+    -- the contact's arrival in the reporting zone: group by these, not by created_at's UTC date
+    cast(ccelt_local(contacts.created_at) as date) as local_date,
+    ccelt_floor15(ccelt_local(contacts.created_at)) as interval_start,
     contacts.assigned_at,
     contacts.ended_at,
     contacts.updated_at,
