@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import re
 from typing import Any, Optional
 
 import dlt
@@ -137,6 +138,9 @@ def unreachable(error: BaseException, destination: Destination) -> Optional[Ware
     seen: list[BaseException] = []
     while current is not None and all(current is not s for s in seen):
         seen.append(current)
+        locked = _duckdb_lock(str(current))
+        if locked is not None:
+            return locked
         if type(current).__name__ in _CONNECTION_ERRORS:
             reason = " ".join(str(current).split())[:300]
             return WarehouseUnreachable(
@@ -147,3 +151,23 @@ def unreachable(error: BaseException, destination: Destination) -> Optional[Ware
         inner = getattr(current, "exception", None)
         current = inner if isinstance(inner, BaseException) else current.__cause__
     return None
+
+
+_DUCKDB_LOCK = re.compile(
+    r'Could not set lock on file "(?P<file>[^"]+)": Conflicting lock is held in'
+    r" (?P<program>.+?) \(PID (?P<pid>\d+)\)")
+
+
+def _duckdb_lock(message: str) -> Optional[WarehouseUnreachable]:
+    """DuckDB lets one process write a file; it names the one holding it. Say who, and what
+    to do, in full: a cut message lost the path and the holder's pid."""
+    match = _DUCKDB_LOCK.search(message)
+    if match is None:
+        return None
+    return WarehouseUnreachable(
+        f"the DuckDB file {match['file']} is locked: process {match['pid']}"
+        f" ({match['program']}) has it open for writing, and DuckDB lets one process write a"
+        " file at a time. Close that program (a notebook, a BI tool, the duckdb shell), or"
+        " open the file there read-only (duckdb.connect(path, read_only=True) or duckdb"
+        " -readonly), then run again. Nothing was lost: the next run loads what this one"
+        " extracted first.")

@@ -12,7 +12,7 @@ from pathlib import Path
 import dlt
 import pytest
 
-from pipelines.warehouse import loader_file_format
+from pipelines.warehouse import WarehouseUnreachable, loader_file_format
 from sources.ujet import ujet_source
 from sources.kit.errors import ConfigurationError
 from sources.ujet.sandbox.generate import parse_ts, ts
@@ -112,8 +112,13 @@ def test_a_locked_warehouse_fails_the_run_and_loses_nothing(harness) -> None:
     try:
         assert holder.stdout.readline().strip() == "locked"
         h.tenant.touch("chats", 4)
-        with pytest.raises(Exception, match="lock"):
+        with pytest.raises(WarehouseUnreachable) as locked:
             h.run()
+        # the file, who holds it and what to do, whole: not cut, no generic advice
+        message = str(locked.value)
+        assert f"the DuckDB file {h.database} is locked: process {holder.pid} (" in message
+        assert "read_only=True" in message and "Nothing was lost" in message
+        assert "credentials" not in message
     finally:
         holder.stdin.close()
         holder.wait(timeout=30)
