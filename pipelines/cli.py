@@ -295,14 +295,35 @@ def _missing_configuration(missing: Any) -> str:
             f in instance.spec.secrets for f in fields) else ""
         return (f"missing configuration: {keys}. Set it in .dlt/config.toml{where} or as the"
                 f" environment variable {envs}; see README.md, 'Connect your tenant'")
-    # elsewhere (a warehouse's credentials): the most specific key dlt looked the field up at
+    # elsewhere (a warehouse's credentials): the most specific key dlt looked each field up at
     keys = []
     for field_name, traces in getattr(missing, "traces", {}).items():
-        looked = [t for t in traces if hasattr(t, "sections") and hasattr(t, "key")]
-        deepest = max(looked, key=lambda t: len(t.sections), default=None)
-        keys.append(".".join([*deepest.sections, deepest.key]) if deepest else field_name)
+        for trace in traces:
+            nested = getattr(trace, "traces", None)
+            if isinstance(nested, dict):    # a credentials object with fields of its own
+                if "password" in nested and str(getattr(trace, "spec_name", "")).endswith(
+                        "Credentials"):
+                    section = _deepest_section(nested["password"]) or "destination.warehouse.credentials"
+                    return (f"{section} has no password. dlt requires a password in a"
+                            " Postgres connection string even when the server asks for none"
+                            " (trust authentication): put any value there, e.g."
+                            " postgresql://postgres:unused@127.0.0.1:5432/warehouse, in"
+                            " .dlt/secrets.toml or DESTINATION__WAREHOUSE__CREDENTIALS")
+                keys += [f"{_deepest_section(found) or field_name}.{name}"
+                         for name, found in nested.items()]
+                break
+        else:
+            section = _deepest_section(traces)
+            keys.append(f"{section}.{field_name}" if section else field_name)
     return (f"missing configuration: {', '.join(keys)}. Set it in .dlt/config.toml,"
             " .dlt/secrets.toml or as an environment variable")
+
+
+def _deepest_section(traces: Any) -> str:
+    """The most specific config section among dlt's lookup traces, e.g.
+    `destination.warehouse.credentials`."""
+    sections = [list(t.sections) for t in traces if hasattr(t, "sections")]
+    return ".".join(max(sections, key=len)) if sections else ""
 
 
 def _causes(exc: BaseException) -> list[BaseException]:

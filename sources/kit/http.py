@@ -11,6 +11,7 @@ import email.utils
 import json
 import logging
 import random
+import socket
 import threading
 import time
 from collections import Counter
@@ -251,6 +252,25 @@ class JsonResponse:
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
+UNKNOWN_NAME_RETRIES = 1
+"""Tries after a resolver said a host name does not exist (docs/decisions.md, "Connection
+errors"): a misspelled subdomain will not start existing within a retry budget, but a
+resolver may answer NXDOMAIN once while its upstream recovers, so one retry is allowed."""
+
+
+def _name_does_not_exist(error: BaseException) -> bool:
+    """Whether a connection failed because the resolver said the host name does not exist
+    (EAI_NONAME), as opposed to a resolver that could not answer (EAI_AGAIN: temporary)."""
+    current: Optional[BaseException] = error
+    seen: list[BaseException] = []
+    while current is not None and all(current is not s for s in seen):
+        seen.append(current)
+        if isinstance(current, socket.gaierror):
+            return current.errno == socket.EAI_NONAME
+        current = current.__cause__ or current.__context__
+    text = str(error)
+    return "Name or service not known" in text or "nodename nor servname" in text
+
 
 def checked_base_url(url: str, setting: str, *, allow_insecure_http: bool = False) -> str:
     """`url` without a trailing slash, if it is one a source may send credentials to.
@@ -305,6 +325,7 @@ class ApiClient:
         vendor: vendor name for messages, e.g. "UJET".
         auth_hint: what to check when the vendor refuses the credentials.
         headers: extra headers on every request (e.g. Alvaria's `x-api-key`).
+        host_hint: which settings make the host name, for when it does not exist.
         transport: an httpx transport, for tests (`httpx.MockTransport`).
     """
 
@@ -317,6 +338,7 @@ class ApiClient:
         vendor: str,
         auth_hint: str,
         headers: Optional[Mapping[str, str]] = None,
+        host_hint: str = "Check the configured base URL.",
         retry: RetryPolicy = RetryPolicy(),
         timeout: float = 60.0,
         transport: Optional[httpx.BaseTransport] = None,
@@ -326,6 +348,7 @@ class ApiClient:
         self.host = httpx.URL(self.base_url).host
         self.vendor = vendor
         self.auth_hint = auth_hint
+        self.host_hint = host_hint
         self.budget = budget
         self.retry = retry
         self.stats = RequestStats()
@@ -375,13 +398,21 @@ class ApiClient:
         endpoint = f"{method} /{path.split('?')[0]}"
         attempt = 0
         rate_limited = 0
+        unknown_name = 0
         while True:
             try:
                 response = self._send(method, path, params, json_body)
             except httpx.TimeoutException as exc:
-                problem = f"timed out ({type(exc).__name__})"
+                problem = f"timed out talking to {self.host} ({type(exc).__name__})"
             except httpx.TransportError as exc:
-                problem = f"connection failed ({type(exc).__name__}: {exc})"
+                if _name_does_not_exist(exc):
+                    unknown_name += 1
+                    if unknown_name > UNKNOWN_NAME_RETRIES:
+                        raise RequestFailed(
+                            f"{self.vendor} {endpoint} failed: the host name {self.host} does not"
+                            f" exist (the resolver answered 'unknown name' {unknown_name} times;"
+                            f" {exc}). {self.host_hint}") from None
+                problem = f"connection to {self.host} failed ({type(exc).__name__}: {exc})"
             else:
                 status = response.status_code
                 if status == 429:

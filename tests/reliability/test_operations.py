@@ -137,6 +137,36 @@ def test_each_configuration_mistake_is_one_clear_line(harness, cli_env, tmp_path
     assert h.sandbox.requests == []
 
 
+def test_a_missing_token_names_its_own_key_and_variable_not_another(
+        harness, cli_env, tmp_path: Path) -> None:
+    h: Harness = harness()
+    env = cli_env(h)
+    env.pop("SOURCES__UJET__API_TOKEN")
+
+    result = ccelt("run", "ujet", "--tenant", "acme", env=env, cwd=tmp_path)
+
+    assert result.returncode == 2, result.stderr
+    message = result.stderr.strip().splitlines()[-1]
+    assert ("missing configuration: sources.ujet.acme.api_token or sources.ujet.api_token"
+            in message)
+    assert "SOURCES__UJET__ACME__API_TOKEN" in message and "SUBDOMAIN" not in message
+
+
+def test_a_postgres_dsn_without_a_password_explains_dlts_password_rule(
+        harness, cli_env, tmp_path: Path) -> None:
+    h: Harness = harness()
+    env = cli_env(h, DESTINATION__WAREHOUSE__DESTINATION_TYPE="postgres",
+                  DESTINATION__WAREHOUSE__CREDENTIALS="postgresql://postgres@127.0.0.1:5432/test")
+
+    result = ccelt("run", "ujet", env=env, cwd=tmp_path)
+
+    assert result.returncode == 2, result.stderr
+    message = result.stderr.strip().splitlines()[-1]
+    assert "destination.warehouse.credentials has no password" in message
+    assert "dlt requires a password in a Postgres connection string" in message
+    assert "SOURCES__UJET" not in message
+
+
 def test_debug_shows_the_traceback_of_a_configuration_mistake(harness, cli_env, tmp_path: Path) -> None:
     h: Harness = harness()
     env = cli_env(h, SOURCES__UJET__PAGE_SIZE="0")

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import base64
 import json
+import socket
 from urllib.parse import parse_qs
 
 import httpx
 import pytest
 
 from sources.kit.auth import HeaderToken, OAuth2ClientCredentials, SessionCookie
-from sources.kit.errors import AuthenticationError, ConfigurationError
-from sources.kit.http import ApiClient, RateBudget, checked_base_url
+from sources.kit.errors import AuthenticationError, ConfigurationError, RequestFailed
+from sources.kit.http import ApiClient, RateBudget, RetryPolicy, checked_base_url
 
 BASE = "https://tenant.example.com/api"
 TOKEN_URL = "https://login.example.com/oauth/token"
@@ -201,3 +202,43 @@ def test_plain_http_off_this_machine_is_refused_unless_allowed() -> None:
                             allow_insecure_http=True) == "http://acme.example.com/api"
     with pytest.raises(ConfigurationError, match="must start with https://"):
         checked_base_url("ftp://acme.example.com", "sources.ujet.base_url")
+
+
+def resolver_failure(code: int, text: str):  # type: ignore[no-untyped-def]
+    """A transport whose every request fails to resolve the host as the resolver says."""
+    calls: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        try:
+            raise socket.gaierror(code, text)
+        except socket.gaierror as cause:
+            raise httpx.ConnectError(f"[Errno {code}] {text}", request=request) from cause
+    return handler, calls
+
+
+def test_a_host_name_that_does_not_exist_fails_after_one_retry_naming_the_host_and_settings() -> None:
+    handler, calls = resolver_failure(socket.EAI_NONAME, "Name or service not known")
+    api = ApiClient("https://acme-typo.example.com/api", None, RateBudget(None), vendor="UJET",
+                    auth_hint="", host_hint="Check sources.ujet.subdomain.",
+                    transport=httpx.MockTransport(handler), sleep=lambda s: None,
+                    retry=RetryPolicy(max_attempts=6))
+
+    with pytest.raises(RequestFailed) as failed:
+        api.get("calls")
+
+    assert len(calls) == 2     # not the 6 attempts of a transient failure
+    assert "the host name acme-typo.example.com does not exist" in str(failed.value)
+    assert "Check sources.ujet.subdomain." in str(failed.value)
+
+
+def test_a_resolver_that_cannot_answer_now_is_retried_like_any_connection_failure() -> None:
+    handler, calls = resolver_failure(socket.EAI_AGAIN, "Temporary failure in name resolution")
+    api = ApiClient("https://acme.example.com/api", None, RateBudget(None), vendor="UJET",
+                    auth_hint="", transport=httpx.MockTransport(handler), sleep=lambda s: None,
+                    retry=RetryPolicy(max_attempts=4))
+
+    with pytest.raises(RequestFailed, match="connection to acme.example.com failed"):
+        api.get("calls")
+
+    assert len(calls) == 4

@@ -24,6 +24,10 @@ AUTH_HINT = (
     "(Settings > Developer Settings > API Credentials), and that the credential may read "
     "this endpoint"
 )
+HOST_HINT = (
+    "Check sources.ujet.subdomain (the leftmost part of your tenant's address, e.g. acme for"
+    " acme.ujet.co), sources.ujet.domain, or sources.ujet.base_url if you set it"
+)
 _HOST_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$", re.IGNORECASE)
 
 
@@ -98,6 +102,7 @@ class UjetApi:
             shared_budget((base_url, subdomain), requests_per_second),
             vendor="UJET",
             auth_hint=AUTH_HINT,
+            host_hint=HOST_HINT,
             retry=retry,
             timeout=timeout,
             transport=transport,
