@@ -70,6 +70,7 @@ def _parser() -> argparse.ArgumentParser:
                         help="how much to log on stderr (default: INFO)")
     parser.add_argument("--debug", action="store_true",
                         help="log everything and print the full traceback of a failure")
+    parser.add_argument("--version", action="version", version=f"ccelt {_version()}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
     run = commands.add_parser(
@@ -131,6 +132,15 @@ def _parser() -> argparse.ArgumentParser:
         spec.sandbox_module().add_arguments(sandbox_source)
         sandbox_source.set_defaults(handler=_sandbox, source=spec.name)
     return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("ccelt")
+    except PackageNotFoundError:   # run from a checkout that was never installed
+        return "unknown (not installed)"
 
 
 def _csv(value: str) -> list[str]:

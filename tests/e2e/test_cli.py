@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -238,3 +239,25 @@ def test_a_run_calls_no_one_but_the_api_and_the_warehouse_unless_telemetry_is_as
     assert "telemetry.scalevector.ai" not in quiet.stderr
     # the check can see a connection when there is one: with telemetry asked for, dlt tries
     assert "telemetry.scalevector.ai" in asked.stderr
+
+
+def test_version_is_the_installed_packages(tmp_path: Path) -> None:
+    declared = re.search(r'^version = "([^"]+)"', (PROJECT_ROOT / "pyproject.toml").read_text(),
+                         flags=re.M)
+    assert declared is not None
+
+    result = ccelt("--version", env={}, cwd=tmp_path)
+
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"ccelt {declared.group(1)}"
+
+
+def test_sandbox_help_shows_every_switchs_default(tmp_path: Path) -> None:
+    result = ccelt("sandbox", "ujet", "--help", env={}, cwd=tmp_path)
+
+    assert result.returncode == 0
+    help_text = " ".join(result.stdout.split())
+    for switch, default in (("--port", "8765"), ("--seed", "7"), ("--calls", "600"),
+                            ("--requests-per-second", "1.0"), ("--max-per", "100"),
+                            ("--churn", "0"), ("--fault-rate", "0.0")):
+        assert re.search(rf"{switch} \S+ .*?\(default: {re.escape(default)}\)", help_text), switch

@@ -9,16 +9,16 @@ import sys
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = ("Serve a generated UJET tenant (plus the vendor's own sample records)"
                           " until interrupted. Switches reproduce what real tenants do to clients.")
-    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1")
     parser.add_argument("--token", default=None, help="API token to accept (default: random)")
     parser.add_argument("--seed", type=int, default=7, help="makes the generated data repeatable")
     parser.add_argument("--days", type=float, default=7, help="days of history")
-    parser.add_argument("--calls", type=int, default=600)
-    parser.add_argument("--chats", type=int, default=300)
-    parser.add_argument("--emails", type=int, default=120)
-    parser.add_argument("--agents", type=int, default=24)
+    parser.add_argument("--calls", type=int, default=600, help="calls generated")
+    parser.add_argument("--chats", type=int, default=300, help="chats generated")
+    parser.add_argument("--emails", type=int, default=120, help="emails generated")
+    parser.add_argument("--agents", type=int, default=24, help="agents generated")
     parser.add_argument("--requests-per-second", type=float, default=1.0,
-                        help="rate limit answered with 429 (default: 1, as documented; 0 for none)")
+                        help="rate limit answered with 429 (1 as documented; 0 for none)")
     parser.add_argument("--max-per", type=int, default=100, help="silent cap on per")
     parser.add_argument("--exclusive-bounds", action="store_true",
                         help="treat [from]/[to] as exclusive (default: inclusive)")
