@@ -3,7 +3,8 @@
 Exit codes: 0 success, 1 the run failed, 2 bad configuration or arguments, 3 the vendor
 refused the credentials, 4 the data was loaded and built but breaks a data test, 5 the
 warehouse could not be reached (or its DuckDB file is locked), 6 another run of the pipeline
-is in progress, 7 the warehouse rejected a load package (aborted, cursors rewound).
+is in progress, 7 the warehouse rejected a load package (aborted, cursors rewound), 130 and
+143 stopped cleanly by SIGINT and SIGTERM (what was loaded is kept).
 docs/operations.md says what each means and what to do.
 """
 
@@ -14,8 +15,11 @@ import base64
 import json
 import logging
 import os
+import signal
 import sys
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, Optional
 from urllib.parse import urlsplit
 
@@ -153,6 +157,8 @@ def _run(args: argparse.Namespace, redactor: _Redactor) -> int:
 
     command = f"ccelt run {args.source}" + (f" --tenant {args.tenant}" if args.tenant else "")
 
+    interrupt = threading.Event()
+
     def run() -> None:
         instance = registry_instance(args.source, args.tenant)
         _CONTEXT["instance"] = instance
@@ -162,8 +168,10 @@ def _run(args: argparse.Namespace, redactor: _Redactor) -> int:
         settings = None if args.no_transform else load_settings()
         destination = warehouse_destination(args.destination)
         try:
-            summary = run_source(instance, destination=destination, resources=args.resources,
-                                 transform=settings)
+            with _stopping_cleanly(interrupt, command):
+                summary = run_source(instance, destination=destination,
+                                     resources=args.resources, transform=settings,
+                                     interrupt=interrupt)
         except DataTestFailed as failed:
             # loaded and built: the report says so, and the exit code says the tests failed
             if hasattr(failed, "summary"):
@@ -171,8 +179,56 @@ def _run(args: argparse.Namespace, redactor: _Redactor) -> int:
             raise
         _write_report(args.report, summary_record(summary))
         print(format_summary(summary))
+        if summary.interrupted:
+            rows = sum(summary.rows.values())
+            print(f"{command} interrupted by {_SIGNALS[interrupt.signum]}: kept {rows:,} rows"  # type: ignore[attr-defined]
+                  f" in {summary.slices} slice(s), loaded with their cursors; the next run"
+                  " continues from there", file=sys.stderr)
+            raise _Interrupted(interrupt.signum)  # type: ignore[attr-defined]
 
     return _report_failures(redactor, command, run)
+
+
+_SIGNALS = {signal.SIGINT: "SIGINT", signal.SIGTERM: "SIGTERM"}
+
+
+class _Abandoned(KeyboardInterrupt):
+    """A second signal: stop at once, abandoning the load under way (a KeyboardInterrupt, so
+    that nothing on the way up mistakes it for a failure to report)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(_SIGNALS.get(signum, str(signum)))
+        self.signum = signum
+
+
+class _Interrupted(Exception):
+    """The run stopped cleanly on a signal; the exit code says which (128 + its number)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(_SIGNALS.get(signum, str(signum)))
+        self.signum = signum
+
+
+@contextmanager
+def _stopping_cleanly(interrupt: threading.Event, command: str) -> Iterator[None]:
+    """SIGINT (Ctrl-C) and SIGTERM (schedulers, systemd) stop a run cleanly: the first one
+    sets `interrupt`, so fetching stops and the slice taken so far is loaded with its
+    cursors; a second one abandons that load at once (its package is kept, and the next run
+    loads it first)."""
+    def handle(signum: int, frame: Any) -> None:
+        if interrupt.is_set():
+            raise _Abandoned(signum)
+        interrupt.signum = signum  # type: ignore[attr-defined]
+        interrupt.set()
+        logger.warning("%s: %s received; stopping: loading what was fetched so far (send it"
+                       " again to stop at once)", command, _SIGNALS.get(signum, signum))
+
+    previous = {number: signal.signal(number, handle) for number in _SIGNALS}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def _transform(args: argparse.Namespace, redactor: _Redactor) -> int:
@@ -231,8 +287,15 @@ def _report_failures(redactor: _Redactor, command: str, action: Callable[[], Any
     try:
         action()
         return 0
+    except KeyboardInterrupt as stopped:
+        # a second signal (or Ctrl-C outside a run): the load under way was abandoned
+        print(f"{command} stopped at once: the slice being loaded was abandoned; its package is"
+              " kept and the next run loads it first, so nothing is lost", file=sys.stderr)
+        return 128 + getattr(stopped, "signum", signal.SIGINT)
     except Exception as exc:  # noqa: BLE001 (the CLI is where failures become messages)
         code, message = _explain(exc)
+        if not message:
+            return code
         if _DEBUG:
             import traceback
 
@@ -275,6 +338,8 @@ def _explain(exc: BaseException) -> tuple[int, str]:
         return EXIT_DATA, f"{prefix}the tables were built, but {broken}"
     if down := first(WarehouseUnreachable):
         return EXIT_WAREHOUSE, str(down)
+    if stopped := first(_Interrupted):
+        return 128 + stopped.signum, ""
     if busy := first(RunInProgress):
         return EXIT_BUSY, str(busy)
     if rejected := first(PackageRejected):

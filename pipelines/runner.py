@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -72,6 +73,8 @@ class RunSummary:
     """dlt runs this run loaded in, each committing its rows and cursors, while fetching went on."""
     transform: Optional[BuildResult] = None
     """The transforms' build after the load, unless skipped."""
+    interrupted: bool = False
+    """The run was asked to stop (a signal): it loaded the slice it had taken and stopped."""
 
 
 def run_source(
@@ -83,6 +86,7 @@ def run_source(
     resources: Optional[Sequence[str]] = None,
     source_args: Optional[dict[str, Any]] = None,
     transform: Optional[TransformSettings] = None,
+    interrupt: Optional[threading.Event] = None,
 ) -> RunSummary:
     """Loads every resource of `instance` (or only `resources`) into the warehouse.
 
@@ -98,6 +102,9 @@ def run_source(
             everything else comes from dlt config.
         transform: build the `contact_center` tables with these settings after the load;
             None skips them.
+        interrupt: set it (from a signal handler) to stop cleanly: fetching stops at once,
+            the slice taken so far is loaded with its cursors, nothing else is started, and
+            the summary says `interrupted`. The transforms are skipped.
 
     Raises:
         DataTestFailed: the load and the build are done, but the built tables break a
@@ -112,7 +119,7 @@ def run_source(
     with run_lock(get_dlt_pipelines_dir(), pipeline_name), _prompt_thread_switches(), \
             collector_spares_startup():
         return _run_locked(instance, pipeline_name, dataset_name, destination, resources,
-                           source_args, transform)
+                           source_args, transform, interrupt)
 
 
 @contextmanager
@@ -134,8 +141,9 @@ def _prompt_thread_switches() -> Iterator[None]:
 def _run_locked(instance: SourceInstance, pipeline_name: str, dataset_name: str,
                 destination: Destination, resources: Optional[Sequence[str]],
                 source_args: Optional[dict[str, Any]],
-                transform: Optional[TransformSettings]) -> RunSummary:
-    session = _fetch_session(instance)
+                transform: Optional[TransformSettings],
+                interrupt: Optional[threading.Event] = None) -> RunSummary:
+    session = _fetch_session(instance, interrupt)
     pipeline = _pipeline_for(pipeline_name, destination, dataset_name)
     file_format = loader_file_format(destination)
     summary = RunSummary(pipeline_name, describe(destination), dataset_name)
@@ -153,7 +161,7 @@ def _run_locked(instance: SourceInstance, pipeline_name: str, dataset_name: str,
         _add_rows(summary, pipeline)
 
     try:
-        while True:
+        while not session.interrupted:
             session.start_slice()
             source = _select(instance.source(**(source_args or {}), session=session), resources)
             if summary.slices:
@@ -174,10 +182,15 @@ def _run_locked(instance: SourceInstance, pipeline_name: str, dataset_name: str,
                         _step_times(pipeline), _resident())
             if session.finished(list(source.selected_resources)):
                 break
+            if session.interrupted:
+                logger.warning("%s: stopped after slice %d as asked; its rows and cursors are"
+                               " loaded", pipeline_name, summary.slices)
+                break
             logger.info("%s: loaded slice %d (%s rows so far); fetching goes on", pipeline_name,
                         summary.slices, f"{sum(summary.rows.values()):,}")
     finally:
         session.close()
+    summary.interrupted = session.interrupted
 
     _describe_schema_changes(summary, columns_before, _user_columns(pipeline))
     requests = PROCESS_STATS.since(requests_before)
@@ -190,7 +203,7 @@ def _run_locked(instance: SourceInstance, pipeline_name: str, dataset_name: str,
         summary.last_request_after = requests.last_at - started
     logger.info("%s: requests by endpoint: %s", pipeline_name, ", ".join(
         f"{path} {count}" for path, count in summary.requests_by_endpoint.items()))
-    if transform is not None:
+    if transform is not None and not summary.interrupted:
         try:
             summary.transform = _unless_unreachable(
                 destination, lambda: _build_facts(pipeline, transform, RawSource(
@@ -272,7 +285,8 @@ slice's normalize and load cannot hide under fetching, so it is kept to a few se
 work even at 10 requests/s (docs/decisions.md, "Performance")."""
 
 
-def _fetch_session(instance: SourceInstance) -> FetchSession:
+def _fetch_session(instance: SourceInstance,
+                   interrupt: Optional[threading.Event] = None) -> FetchSession:
     seconds = instance.config("load_every", float)
     if seconds is not None and seconds <= 0:
         raise ConfigurationError(f"{instance.key('load_every')} must be positive seconds,"
@@ -281,7 +295,7 @@ def _fetch_session(instance: SourceInstance) -> FetchSession:
     if rows is not None and rows <= 0:
         raise ConfigurationError(f"{instance.key('load_every_rows')} must be a positive number"
                                  f" of rows, got {rows}")
-    return FetchSession(seconds or DEFAULT_LOAD_EVERY, rows or DEFAULT_LOAD_EVERY_ROWS)
+    return FetchSession(seconds or DEFAULT_LOAD_EVERY, rows or DEFAULT_LOAD_EVERY_ROWS, interrupt)
 
 
 def _select(source: Any, resources: Optional[Sequence[str]]) -> Any:

@@ -40,6 +40,10 @@ def format_summary(summary: RunSummary, title: str = "") -> str:
                      " not fit the column's type")
     if summary.transform is not None:
         lines.append(format_build(summary.transform))
+    if summary.interrupted:
+        lines.append("  interrupted: stopped fetching when asked; the rows above are loaded with"
+                     " their cursors, the facts were not rebuilt, and the next run continues"
+                     " from there")
     return "\n".join(lines)
 
 

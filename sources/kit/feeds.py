@@ -57,13 +57,17 @@ class Slice:
     """When the current slice stops taking from the feeds: after `seconds`, or once `rows`
     rows were taken by all its resources together. Either may be None (no bound)."""
 
-    def __init__(self, seconds: Optional[float] = None, rows: Optional[int] = None) -> None:
+    def __init__(self, seconds: Optional[float] = None, rows: Optional[int] = None,
+                 interrupt: Optional[threading.Event] = None) -> None:
         self._deadline = time.monotonic() + seconds if seconds else None
         self._rows_left = rows
+        self._interrupt = interrupt
         self._lock = threading.Lock()
 
     def remaining(self) -> Optional[float]:
         """Seconds left in the slice (0 when it is over), None if it has no bound."""
+        if self._interrupt is not None and self._interrupt.is_set():
+            return 0.0   # the run was asked to stop: this slice is the last, and ends now
         with self._lock:
             if self._rows_left is not None and self._rows_left <= 0:
                 return 0.0
@@ -83,10 +87,14 @@ class Feed:
     """One producer in a thread, its output in a bounded buffer."""
 
     def __init__(self, name: str, produce: Iterator[Any], stopped: threading.Event,
-                 room: Callable[[Feed], int] = lambda feed: MAX_BUFFERED_ROWS) -> None:
+                 room: Callable[[Feed], int] = lambda feed: MAX_BUFFERED_ROWS,
+                 interrupt: Optional[threading.Event] = None) -> None:
         self.name = name
         self._produce = produce
         self._stopped = stopped
+        self._interrupt = interrupt
+        """Set when the run is asked to stop: the feed fetches nothing more. None for a
+        feed that must be taken whole (a replaced table would be emptied by less)."""
         self._room = room
         self._items: deque[Any] = deque()
         self._buffered = 0
@@ -100,10 +108,10 @@ class Feed:
         try:
             for item in self._produce:
                 with self._changed:
-                    while self._buffered >= self._room(self) and not self._stopped.is_set():
+                    while self._buffered >= self._room(self) and not self._stopping:
                         # other feeds' buffers shrink without telling: look again soon
                         self._changed.wait(timeout=0.1)
-                    if self._stopped.is_set():
+                    if self._stopping:
                         return
                     self._items.append(item)
                     self._buffered += _size(item)
@@ -143,6 +151,10 @@ class Feed:
                     return
             yield item
             until.took(_size(item))
+
+    @property
+    def _stopping(self) -> bool:
+        return self._stopped.is_set() or (self._interrupt is not None and self._interrupt.is_set())
 
     @property
     def done_fetching(self) -> bool:
@@ -212,10 +224,14 @@ def read_ahead(pages: Iterator[Any], depth: int = 2) -> Iterator[Any]:
 class FetchSession:
     """The feeds of one `ccelt run`, shared by the dlt runs (slices) that load them."""
 
-    def __init__(self, load_every: Optional[float] = None, slice_rows: Optional[int] = None) -> None:
+    def __init__(self, load_every: Optional[float] = None, slice_rows: Optional[int] = None,
+                 interrupt: Optional[threading.Event] = None) -> None:
         self.load_every = load_every
         self.slice_rows = slice_rows
-        self.slice = Slice()
+        self.interrupt = interrupt or threading.Event()
+        """Set (by a signal handler) to stop the run cleanly: the current slice ends at once
+        with what it took, and the feeds fetch nothing more."""
+        self.slice = Slice(interrupt=self.interrupt)
         now = pendulum.now("UTC")
         self.run_started = now.replace(microsecond=now.microsecond // 1000 * 1000)
         """The run's frozen upper bound of every incremental read, and its snapshot time."""
@@ -225,13 +241,21 @@ class FetchSession:
         self._stopped = threading.Event()
 
     def start_slice(self) -> None:
-        self.slice = Slice(self.load_every, self.slice_rows)
+        self.slice = Slice(self.load_every, self.slice_rows, self.interrupt)
 
-    def feed(self, name: str, producer: Callable[[], Iterator[Any]]) -> Feed:
-        """The resource's feed, started with `producer()` the first time it is asked for."""
+    @property
+    def interrupted(self) -> bool:
+        return self.interrupt.is_set()
+
+    def feed(self, name: str, producer: Callable[[], Iterator[Any]], whole: bool = False) -> Feed:
+        """The resource's feed, started with `producer()` the first time it is asked for.
+
+        A `whole` feed (a table replaced by each run) is not stopped by an interrupt: taken
+        in part, it would replace the table with less than the vendor has."""
         with self._lock:
             if name not in self._feeds:
-                self._feeds[name] = Feed(name, producer(), self._stopped, self._room)
+                self._feeds[name] = Feed(name, producer(), self._stopped, self._room,
+                                         None if whole else self.interrupt)
             return self._feeds[name]
 
     def expect(self, names: list[str]) -> None:

@@ -369,7 +369,7 @@ def _from_feed(session: FetchSession, name: str, producer: Callable[[], Iterator
                whole: bool = False) -> Iterator[Any]:
     """What the resource's feed fetched so far (`whole`: all of it, however long the slice
     waits), applying the state updates it carries."""
-    for item in session.feed(name, producer).take(Slice() if whole else session.slice):
+    for item in session.feed(name, producer, whole).take(Slice() if whole else session.slice):
         if isinstance(item, StateUpdate):
             dlt.current.resource_state()[item.key] = item.value
         else:
