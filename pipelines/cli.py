@@ -20,6 +20,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from typing import Any, Optional
 from urllib.parse import urlsplit
 
@@ -41,6 +42,8 @@ from transforms.runner import DataTestFailed
 from transforms.settings import SettingsError, load_settings
 
 _DEBUG = False
+_JSON = False
+"""`--log-format json`: the CLI's own messages on stderr are JSON lines too."""
 EXIT_FAILED, EXIT_CONFIG, EXIT_AUTH, EXIT_DATA, EXIT_WAREHOUSE, EXIT_BUSY, EXIT_REJECTED = range(1, 8)
 logger = logging.getLogger("ccelt")
 
@@ -53,7 +56,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if not getattr(args, "handler", None):
         parser.print_help()
         return EXIT_CONFIG
-    redactor = _configure_logging("DEBUG" if args.debug else args.log_level)
+    redactor = _configure_logging("DEBUG" if args.debug else args.log_level, args.log_format)
     global _DEBUG
     _DEBUG = args.debug
     try:
@@ -72,6 +75,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-level", default="INFO",
                         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
                         help="how much to log on stderr (default: INFO)")
+    parser.add_argument("--log-format", default="text", choices=["text", "json"],
+                        help="log lines for people (text, default) or one JSON object per"
+                             " line for schedulers and log shippers (json)")
     parser.add_argument("--debug", action="store_true",
                         help="log everything and print the full traceback of a failure")
     parser.add_argument("--version", action="version", version=f"ccelt {_version()}")
@@ -181,9 +187,9 @@ def _run(args: argparse.Namespace, redactor: _Redactor) -> int:
         print(format_summary(summary))
         if summary.interrupted:
             rows = sum(summary.rows.values())
-            print(f"{command} interrupted by {_SIGNALS[interrupt.signum]}: kept {rows:,} rows"  # type: ignore[attr-defined]
+            _tell(f"{command} interrupted by {_SIGNALS[interrupt.signum]}: kept {rows:,} rows"  # type: ignore[attr-defined]
                   f" in {summary.slices} slice(s), loaded with their cursors; the next run"
-                  " continues from there", file=sys.stderr)
+                  " continues from there", "WARNING")
             raise _Interrupted(interrupt.signum)  # type: ignore[attr-defined]
 
     return _report_failures(redactor, command, run)
@@ -282,6 +288,16 @@ def _write_report(path: Optional[str], record: dict[str, Any]) -> None:
             json.dump(record, report, indent=2, default=str)
 
 
+def _tell(message: str, level: str) -> None:
+    """A message of the CLI's own on stderr: a line of text, or a JSON object under
+    `--log-format json` (so a log shipper reads every line)."""
+    if _JSON:
+        message = json.dumps({"time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+                              "level": level, "logger": "ccelt", "message": message},
+                             ensure_ascii=False)
+    print(message, file=sys.stderr)
+
+
 def _report_failures(redactor: _Redactor, command: str, action: Callable[[], Any]) -> int:
     """Runs `action`; turns failures into one clear, secret-free message and an exit code."""
     try:
@@ -289,8 +305,8 @@ def _report_failures(redactor: _Redactor, command: str, action: Callable[[], Any
         return 0
     except KeyboardInterrupt as stopped:
         # a second signal (or Ctrl-C outside a run): the load under way was abandoned
-        print(f"{command} stopped at once: the slice being loaded was abandoned; its package is"
-              " kept and the next run loads it first, so nothing is lost", file=sys.stderr)
+        _tell(f"{command} stopped at once: the slice being loaded was abandoned; its package is"
+              " kept and the next run loads it first, so nothing is lost", "WARNING")
         return 128 + getattr(stopped, "signum", signal.SIGINT)
     except Exception as exc:  # noqa: BLE001 (the CLI is where failures become messages)
         code, message = _explain(exc)
@@ -300,7 +316,7 @@ def _report_failures(redactor: _Redactor, command: str, action: Callable[[], Any
             import traceback
 
             print(redactor.redact("".join(traceback.format_exception(exc))), file=sys.stderr)
-        print(redactor.redact(f"{command} failed: {message}"), file=sys.stderr)
+        _tell(redactor.redact(f"{command} failed: {message}"), "ERROR")
         return code
 
 
@@ -473,11 +489,29 @@ class _QuietNullColumns(logging.Filter):
         return "did not receive any data during this load" not in record.getMessage()
 
 
-def _configure_logging(level: str) -> _Redactor:
+class _JsonLines(logging.Formatter):
+    """One JSON object per log line: time (UTC, ISO 8601), level, logger, message."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(
+                timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def _configure_logging(level: str, log_format: str = "text") -> _Redactor:
+    global _JSON
+    _JSON = log_format == "json"
     redactor = _Redactor()
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s",
-                                           datefmt="%H:%M:%S"))
+    handler.setFormatter(_JsonLines() if _JSON else logging.Formatter(
+        "%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S"))
     handler.addFilter(redactor)
     root = logging.getLogger()
     root.handlers[:] = [handler]

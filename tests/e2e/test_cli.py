@@ -261,3 +261,24 @@ def test_sandbox_help_shows_every_switchs_default(tmp_path: Path) -> None:
                             ("--requests-per-second", "1.0"), ("--max-per", "100"),
                             ("--churn", "0"), ("--fault-rate", "0.0")):
         assert re.search(rf"{switch} \S+ .*?\(default: {re.escape(default)}\)", help_text), switch
+
+
+def test_json_logs_are_one_object_per_line_with_secrets_redacted(harness, tmp_path: Path) -> None:
+    h: Harness = harness()
+    token = h.sandbox.options.api_token
+    good = ccelt("--log-format", "json", "--log-level", "DEBUG", "run", "ujet", "--resources",
+                 "agents", "--no-transform", env=tenant_env(h, tmp_path, token), cwd=tmp_path)
+    wrong = "not-the-token-5b2e77"
+    bad = ccelt("--log-format", "json", "run", "ujet", "--resources", "agents",
+                env=tenant_env(h, tmp_path, wrong), cwd=tmp_path)
+
+    assert good.returncode == 0, good.stderr
+    entries = [json.loads(line) for line in good.stderr.splitlines()]   # every line is JSON
+    assert entries and all(set(e) >= {"time", "level", "logger", "message"} for e in entries)
+    assert any(e["logger"] == "pipelines.runner" and "extracting agents" in e["message"]
+               for e in entries)
+    assert token not in good.stderr
+    assert bad.returncode == 3
+    failure = json.loads(bad.stderr.splitlines()[-1])
+    assert failure["level"] == "ERROR" and "refused the credentials" in failure["message"]
+    assert wrong not in bad.stderr
