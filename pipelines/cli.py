@@ -112,6 +112,17 @@ def _parser() -> argparse.ArgumentParser:
                                 help="also write the run's summary as JSON to FILE, for monitoring")
         run_source.set_defaults(handler=_run, source=spec.name)
 
+    check = commands.add_parser(
+        "check", help="check the configuration, the API and the warehouse; load nothing",
+        description="Validate a source's settings and reach its API and the warehouse with one"
+                    " cheap request each, loading nothing. Exit codes as for run.")
+    check.add_argument("source", nargs="?", choices=list(SOURCES), metavar="SOURCE",
+                       help=f"the source to check (default: every source: {', '.join(SOURCES)})")
+    check.add_argument("--tenant", default=None, metavar="NAME", help="check one tenant")
+    check.add_argument("--destination", metavar="TYPE", default=None,
+                       help="check this engine instead of the configured warehouse")
+    check.set_defaults(handler=_check)
+
     transform = commands.add_parser(
         "transform", help="rebuild the contact_center tables from what was loaded",
         description="Bring the contact_center dataset (fct_*, dim_*) up to date with the loaded"
@@ -235,6 +246,24 @@ def _stopping_cleanly(interrupt: threading.Event, command: str) -> Iterator[None
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
+
+
+def _check(args: argparse.Namespace, redactor: _Redactor) -> int:
+    from pipelines.warehouse import check_warehouse
+
+    names = [args.source] if args.source else list(SOURCES)
+    command = "ccelt check" + (f" {args.source}" if args.source else "")
+
+    def run() -> None:
+        for name in names:
+            instance = registry_instance(name, args.tenant)
+            _CONTEXT["instance"] = instance
+            redactor.add_source_secrets(instance)
+            print(f"{instance.name}: {instance.check()}")
+        redactor.add_warehouse_password(args.destination)
+        print(f"warehouse: {check_warehouse(warehouse_destination(args.destination))}")
+
+    return _report_failures(redactor, command, run)
 
 
 def _transform(args: argparse.Namespace, redactor: _Redactor) -> int:

@@ -29,6 +29,9 @@ class SourceSpec:
         settings: the source's non-secret settings, to name keys in configuration errors.
         secrets: settings whose values are secret, to redact from every message and log.
         summary: one line for `ccelt run <name> --help`.
+        check: `module:function` that reaches the API with one cheap request, its
+            arguments resolved from the source's config like the source's own, and says
+            what it reached (`ccelt check`).
         basic_auth_user: the setting sent as the HTTP Basic username with a secret as the
             password, if any: the header that carries both is redacted too.
     """
@@ -40,10 +43,15 @@ class SourceSpec:
     settings: tuple[str, ...]
     secrets: tuple[str, ...]
     summary: str
+    check: str = ""
     basic_auth_user: Optional[str] = None
 
     def source_factory(self) -> Any:
         module, function = self.source.split(":")
+        return getattr(importlib.import_module(module), function)
+
+    def check_function(self) -> Any:
+        module, function = self.check.split(":")
         return getattr(importlib.import_module(module), function)
 
     def sandbox_module(self) -> Any:
@@ -109,6 +117,15 @@ class SourceInstance:
                 return value
         return None
 
+    def check(self) -> str:
+        """Runs the spec's check with its settings looked up like the source's: the tenant's
+        section first, then the vendor's."""
+        from dlt.common.configuration.inject import with_config
+
+        sections = ("sources", self.spec.name) + ((self.tenant,) if self.tenant else ())
+        result: str = with_config(self.spec.check_function(), sections=sections)()
+        return result
+
     def source(self, **kwargs: Any) -> Any:
         """The `@dlt.source` reading `sources.<vendor>.<tenant>.*` first, then
         `sources.<vendor>.*` (dlt's nested lookup, so env `SOURCES__UJET__ACME__API_TOKEN`)."""
@@ -129,6 +146,7 @@ UJET = SourceSpec(
               "load_every_rows"),
     secrets=("api_token", "pii_salt"),
     summary="Load every documented UJET list endpoint incrementally.",
+    check="sources.ujet:check_connection",
     basic_auth_user="subdomain",
 )
 

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import os
 import re
+import tempfile
 from typing import Any, Optional
 
 import dlt
@@ -130,6 +132,25 @@ def _location(destination: Destination) -> str:
     if host:
         return f"{host}:{port}/{database}" if port else f"{host}/{database}"
     return str(database or "")
+
+
+def check_warehouse(destination: Destination) -> str:
+    """`ccelt check`: connects to the warehouse and runs `select 1`; creates and loads
+    nothing (a DuckDB file that does not exist yet is reported, not created)."""
+    if engine(destination) == "duckdb":
+        location = _location(destination)
+        if location and location != ":memory:" and not os.path.exists(location):
+            return f"{describe(destination)}: the file does not exist yet; the first run creates it"
+    # a throwaway pipeline, only for its client: its working folder goes with it
+    with tempfile.TemporaryDirectory(prefix="ccelt-check-") as folder:
+        pipeline = dlt.pipeline("ccelt_check", destination=destination,
+                                dataset_name="ccelt_check", pipelines_dir=folder)
+        try:
+            with pipeline.sql_client() as client:
+                client.execute_sql("select 1")
+        except Exception as exc:
+            raise unreachable(exc, destination) or exc from exc
+    return f"{describe(destination)}: connected"
 
 
 def unreachable(error: BaseException, destination: Destination) -> Optional[WarehouseUnreachable]:

@@ -170,6 +170,28 @@ def ujet_source(
     return resources
 
 
+def check_connection(
+    subdomain: str = dlt.config.value,
+    api_token: TSecretStrValue = dlt.secrets.value,
+    domain: str = DEFAULT_DOMAIN,
+    base_url: Optional[str] = None,
+    timeout: float = DEFAULT_TIMEOUT_SECONDS,
+    allow_insecure_http: bool = False,
+) -> str:
+    """`ccelt check ujet`: the settings, the host and the credentials, with one cheap request
+    (the list of user statuses, a few rows); loads nothing. Says what it reached."""
+    subdomain = validate_subdomain(subdomain)
+    _require(timeout > 0, f"sources.ujet.timeout must be positive, got {timeout}")
+    api = UjetApi.connect(
+        subdomain, api_token, resolve_base_url(subdomain, domain, base_url, allow_insecure_http),
+        requests_per_second=None, page_size=1, timeout=timeout,
+        retry=RetryPolicy(max_attempts=2))
+    with api.client:
+        statuses = api.get_list("user_statuses")
+    return (f"UJET at {api.client.base_url} accepted the credentials of {subdomain}"
+            f" ({len(statuses)} user statuses in 1 request)")
+
+
 def contacts(
     api: UjetApi,
     endpoint: Endpoint,

@@ -282,3 +282,52 @@ def test_json_logs_are_one_object_per_line_with_secrets_redacted(harness, tmp_pa
     failure = json.loads(bad.stderr.splitlines()[-1])
     assert failure["level"] == "ERROR" and "refused the credentials" in failure["message"]
     assert wrong not in bad.stderr
+
+
+def test_check_reaches_the_api_and_the_warehouse_with_one_request_and_loads_nothing(
+        harness, tmp_path: Path) -> None:
+    h: Harness = harness()
+    env = tenant_env(h, tmp_path, h.sandbox.options.api_token)
+
+    first = ccelt("check", "ujet", env=env, cwd=tmp_path)
+    h.run()     # the warehouse exists now
+    requests_before = len(h.sandbox.requests)
+    second = ccelt("check", env=env, cwd=tmp_path)
+
+    assert first.returncode == 0, first.stderr
+    assert f"ujet: UJET at {h.sandbox.base_url} accepted the credentials of sandbox" in first.stdout
+    assert "the file does not exist yet; the first run creates it" in first.stdout
+    assert second.returncode == 0, second.stderr
+    assert second.stdout.splitlines()[-1].endswith(": connected")
+    assert len(h.sandbox.requests) - requests_before == 1
+    assert [r.path for r in h.sandbox.requests[requests_before:]] == ["user_statuses"]
+    # nothing of the check's own was left in the warehouse or the pipelines folder
+    with h.warehouse() as warehouse:
+        schemas = {r[0] for r in warehouse.execute(
+            "select schema_name from information_schema.schemata").fetchall()}
+    assert "ccelt_check" not in schemas
+    assert not (tmp_path / "dlt" / "pipelines" / "ccelt_check").exists()
+
+
+@pytest.mark.parametrize("change, code, words", [
+    ({"SOURCES__UJET__API_TOKEN": "wrong-token-123456"}, 3, "refused the credentials"),
+    ({"SOURCES__UJET__SUBDOMAIN": None}, 2, "sources.ujet.subdomain"),
+    ({"DESTINATION__WAREHOUSE__DESTINATION_TYPE": "postgres",
+      "DESTINATION__WAREHOUSE__CREDENTIALS": "postgresql://postgres:pw-secret-9@127.0.0.1:1/x"},
+     5, "cannot use the warehouse postgres (127.0.0.1:1/x)"),
+])
+def test_check_fails_like_run_with_the_same_exit_codes(harness, tmp_path: Path, change: dict,
+                                                       code: int, words: str) -> None:
+    h: Harness = harness()
+    env = tenant_env(h, tmp_path, h.sandbox.options.api_token)
+    for key, value in change.items():
+        if value is None:
+            env.pop(key)
+        else:
+            env[key] = value
+
+    result = ccelt("check", "ujet", env=env, cwd=tmp_path)
+
+    assert result.returncode == code, result.stderr
+    assert words in result.stderr
+    assert "wrong-token-123456" not in result.stderr and "pw-secret-9" not in result.stderr
