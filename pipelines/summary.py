@@ -58,8 +58,13 @@ def format_build(result: BuildResult, settings: TransformSettings | None = None)
         lines.append("  changed: " + ", ".join(f"{n:,} {feed}" for feed, n in sorted(result.changed.items()))
                      + "; partitions rebuilt: "
                      + ", ".join(f"{table} {n:,}" for table, n in sorted(result.partitions.items())))
+    for table, cause in sorted(result.partition_causes.items()):
+        if cause:
+            lines.append(f"  {table}: {result.partitions[table]:,} partitions rebuilt, {cause}")
     for table, count in sorted(result.rows.items()):
         lines.append(f"  {table}: {count:,} rows")
+    for warning in result.warnings:
+        lines.append(f"  warning: {warning}")
     if result.unknown_agents:
         lines.append(f"  {result.unknown_agents} agent id(s) appear in contacts or activity but not"
                      " in the agents endpoint (dim_agents.is_unknown)")

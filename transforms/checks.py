@@ -6,6 +6,7 @@ many rows break it and the keys of the first few.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from transforms.dialect import Target, render_sql
@@ -16,19 +17,38 @@ SAMPLE = 5
 
 def run_checks(client: Any, target: Target, models: dict[str, Model]) -> tuple[list[str], int]:
     """Runs every model's tests; returns (failure messages, tests run)."""
-    failures: list[str] = []
+    return _run(client, target, models, lambda model: model.checks, {})
+
+
+def run_warnings(client: Any, target: Target, models: dict[str, Model],
+                 settings: Mapping[str, Any]) -> list[str]:
+    """Runs every model's warnings, `{name}` in them replaced by `settings[name]`; returns
+    what they found. A warning reports data worth a look, but never fails a build."""
+    return _run(client, target, models, lambda model: model.warnings, settings, per_key=True)[0]
+
+
+def _run(client: Any, target: Target, models: dict[str, Model],
+         checks_of: Callable[[Model], list[Check]],
+         settings: Mapping[str, Any], per_key: bool = False) -> tuple[list[str], int]:
+    """`per_key`: count and show what breaks a rule by the model's unique key (one status
+    interval), not by row (each of its thousand daily pieces)."""
+    found: list[str] = []
     count = 0
     for model in models.values():
-        keys = _key_columns(model)
-        for check in model.checks:
+        keys = model.unique_key if per_key and model.unique_key else _key_columns(model)
+        for check in checks_of(model):
             count += 1
+            if settings:
+                check = Check(check.kind, tuple(a.format(**settings) for a in check.arguments))
             offending = _offending_rows(model, check, keys)
+            if per_key and keys:
+                offending = offending.replace("select ", "select distinct ", 1)
             sql = render_sql(offending, target)
             with client.execute_query(sql) as cursor:
                 rows = cursor.fetchall()
             if rows:
-                failures.append(_describe(model, check, keys, rows, client, target, offending))
-    return failures, count
+                found.append(_describe(model, check, keys, rows, client, target, offending))
+    return found, count
 
 
 def _key_columns(model: Model) -> tuple[str, ...]:

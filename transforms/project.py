@@ -17,6 +17,8 @@ the model:
     -- feeds: contacts                         (staging: its new rows' keys feed this change feed)
     -- columns: id bigint, lang text, ...      (staging: raw columns it needs, with types)
     -- tests: unique(a, b); not_null(a); non_negative(x); assert(a <= b); references(agent_id, dim_agents.agent_id)
+    -- warnings: assert(...)                   (like tests, but reported, never failing the build;
+                                               `{setting}` is replaced by a transforms setting)
 """
 
 from __future__ import annotations
@@ -68,6 +70,7 @@ class Model:
     feeds: Optional[str] = None
     columns: dict[str, str] = field(default_factory=dict)
     checks: list[Check] = field(default_factory=list)
+    warnings: list[Check] = field(default_factory=list)
     depends_on: set[str] = field(default_factory=set)
 
     @property
@@ -153,6 +156,8 @@ def _parse(path: Path, layer: str) -> Model:
             model.columns = dict(_column(path, part) for part in value.split(","))
         elif key == "tests":
             model.checks = [_check(path, part) for part in value.split(";") if part.strip()]
+        elif key == "warnings":
+            model.warnings = [_check(path, part) for part in value.split(";") if part.strip()]
         else:
             raise ProjectError(f"{path.name}: unknown header {key!r}")
     if model.materialized == "incremental" and bool(model.unique_key) == bool(model.partition_by):

@@ -23,7 +23,7 @@ from typing import Any, Optional
 import dlt
 from dlt.common.destination.client import JobClientBase
 
-from transforms.checks import run_checks
+from transforms.checks import run_checks, run_warnings
 from transforms.dialect import RawColumns, RawSource, Target, raw, render, render_sql
 from transforms.project import Model, build_order, load_project, project_fingerprint
 from transforms.settings import TransformSettings
@@ -67,6 +67,10 @@ class BuildResult:
     unknown_agents: int = 0
     sources: list[str] = field(default_factory=list)
     """The source instances the facts were built from."""
+    warnings: list[str] = field(default_factory=list)
+    """What the models' warnings found (data worth a look; the build stands)."""
+    partition_causes: dict[str, str] = field(default_factory=dict)
+    """Per partitioned model that rebuilt many partitions, the changed row that made it."""
 
 
 def build(pipeline: dlt.Pipeline, settings: TransformSettings, *,
@@ -132,6 +136,10 @@ def build_with(client: Any, job_client: Any, sources: Sequence[RawSource],
     result.unknown_agents = _scalar(client, render_sql(
         "select count(*) from contact_center.dim_agents where is_unknown", target))
     failures, result.checks = run_checks(client, target, models)
+    result.warnings = run_warnings(client, target, models,
+                                   {"long_status_hours": settings.long_status_hours})
+    for warning in result.warnings:
+        logger.warning("transforms: %s", warning)
     result.seconds = time.monotonic() - started
     logger.info("transforms: %s build of %s in %.1fs (%s)", result.mode, settings.dataset,
                 result.seconds, result.reason or f"{result.loads} new load(s)")
@@ -284,8 +292,38 @@ def _build_incremental(client: Any, target: Target, models: dict[str, Model], or
             _run(client, target, f"insert into {CC}.{name} select * from ({{select}}) m"
                                  f" where m.{column} in (select {column} from {touched})", model,
                  raw_columns)
+            if result.partitions[name] >= MANY_PARTITIONS:
+                result.partition_causes[name] = _widest_change(client, target, models, model)
         else:
             _create_table(client, target, model, raw_columns)
+
+
+MANY_PARTITIONS = 100
+"""Partitions rebuilt by one incremental build above which the summary says why."""
+
+
+def _widest_change(client: Any, target: Target, models: dict[str, Model], model: Model) -> str:
+    """The changed row of a keyed input that spans the most of `model`'s partitions: a
+    status interval closed after years rebuilds every date it covers, and the summary should
+    say so rather than leave thousands of rebuilt dates unexplained."""
+    column = model.partition_by
+    widest: tuple[int, str] = (0, "")
+    for upstream in sorted(model.depends_on):
+        keyed = models[upstream]
+        if not keyed.keyed:
+            continue
+        keys = ", ".join(f"u.{k}" for k in keyed.unique_key)
+        sql = render_sql(
+            f"select {keys}, count(distinct u.{column}) as n from {CC}.{upstream} u where exists"
+            f" (select 1 from {CC}._ccelt_changed_{keyed.changes} c where {_match(keyed, 'u')})"
+            f" group by {keys} order by n desc limit 1", target)
+        for row in _rows(client, sql):
+            if int(row[-1]) > widest[0]:
+                key = ", ".join(f"{k}={v}" for k, v in zip(keyed.unique_key, row[:-1]))
+                widest = (int(row[-1]), f"{upstream} ({key})")
+    if not widest[0]:
+        return ""
+    return f"{widest[0]:,} of them for one changed row of {widest[1]}"
 
 
 def _drop_work_tables(client: Any, target: Target, models: dict[str, Model]) -> None:

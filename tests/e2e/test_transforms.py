@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from pipelines.summary import format_summary
 from tests.e2e.conftest import WAREHOUSES, Harness
 from tests.e2e.scenario import (
     add,
@@ -352,3 +353,38 @@ def assert_equal_to_full_rebuild(h: Harness, reporting_timezone: str,
                 extra = warehouse.execute(
                     f"select * from {left}.{mart} except all select * from {right}.{mart}").fetchall()
                 assert extra == [], f"{mart}: rows in {left} but not in {right}: {extra[:3]}"
+
+
+def test_a_status_held_for_years_is_kept_warned_about_and_its_rebuild_explained(harness) -> None:
+    from sources.ujet.sandbox.generate import close_activity
+
+    h: Harness = harness()
+    h.run(transform=UTC)
+    # the vendor's own sample: an agent Offline since the start of 2018, still open
+    stale = next(r for r in h.tenant.records("agent_activity_logs")
+                 if r["ended_at"] is None and r["activity"] == "user_status_changed"
+                 and r["started_at"] < "2019")
+    with h.tenant.lock:
+        close_activity(h.tenant.collections["agent_activity_logs"][stale["id"]], h.tenant.now())
+    closed = h.tenant.record("agent_activity_logs", stale["id"])
+
+    summary = h.run(transform=UTC)
+
+    build = summary.transform
+    assert build is not None and build.mode == "incremental"
+    # by hand: one piece per UTC date from the day it started to the day it closed
+    started = datetime.fromisoformat(closed["started_at"].replace("Z", "+00:00")).date()
+    ended = datetime.fromisoformat(closed["ended_at"].replace("Z", "+00:00")).date()
+    days = (ended - started).days + 1
+    assert build.partitions["int_agent_status_daily"] >= days
+    assert build.partition_causes["int_agent_status_daily"] == (
+        f"{days:,} of them for one changed row of int_status_pieces"
+        f" (source=ujet, activity_id={stale['id']})")
+    assert len(build.warnings) == 1 and f"activity_id={stale['id']}" in build.warnings[0]
+    kept = one(h, "select sum(seconds) as seconds from contact_center.fct_agent_status_daily"
+                  " where agent_id = ? and local_date <= ?", closed["agent_id"], ended)
+    assert kept["seconds"] >= closed["duration"]   # the data is kept, not dropped
+    text = format_summary(summary)
+    assert (f"int_agent_status_daily: {build.partitions['int_agent_status_daily']:,} partitions"
+            f" rebuilt, {days:,} of them for one changed row of int_status_pieces") in text
+    assert "warning: int_status_pieces" in text

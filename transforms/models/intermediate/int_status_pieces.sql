@@ -2,6 +2,7 @@
 -- unique_key: source, activity_id
 -- changes: activity
 -- tests: unique(source, activity_id, local_date); non_negative(milliseconds)
+-- warnings: assert(ccelt_milliseconds(started_at, ended_at) <= {long_status_hours} * 3600000)
 -- closed status intervals [started_at, ended_at) split at local midnights: one row per
 -- interval and local date it covers, with the time it spent on that date (in whole
 -- milliseconds, so sums do not depend on the order rows are added in)
@@ -21,6 +22,7 @@ pieces as (
         closed.status_id,
         closed.status_name,
         closed.started_at,
+        closed.ended_at,
         calendar.local_date,
         greatest(closed.started_at, ccelt_utc(cast(calendar.local_date as timestamp))) as piece_start,
         least(closed.ended_at, ccelt_utc(cast(calendar.next_date as timestamp))) as piece_end
@@ -37,6 +39,7 @@ select
     status_id,
     status_name,
     started_at,
+    ended_at,
     local_date,
     ccelt_milliseconds(piece_start, piece_end) as milliseconds
 from pieces
