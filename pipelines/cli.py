@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 from pipelines.lock import RunInProgress, run_lock
 from pipelines.memory import limit_malloc_arenas
 from pipelines.privacy import no_telemetry_unless_asked
+from pipelines.progress_bar import live_progress
 from pipelines.summary import format_summary, summary_record
 from pipelines.registry import SOURCES
 from pipelines.registry import instance as registry_instance
@@ -88,6 +89,15 @@ def _parser() -> argparse.ArgumentParser:
         description="Load a source's tenant into the warehouse configured as"
                     " [destination.warehouse]. Safe to schedule every few minutes. Sources: "
                     + "; ".join(f"{spec.name} ({spec.title})" for spec in SOURCES.values()))
+    run.add_argument("--all", action="store_true",
+                     help="run every configured source and tenant at once, each in its own"
+                          " process with its own lock and budget; one summary; the exit code"
+                          " is the highest of theirs")
+    run.add_argument("--no-transform", dest="all_no_transform", action="store_true",
+                     help="with --all: load only")
+    run.add_argument("--destination", dest="all_destination", metavar="TYPE", default=None,
+                     help="with --all: load this engine instead of the configured warehouse")
+    run.set_defaults(handler=_run_all)
     run_sources = run.add_subparsers(title="sources", metavar="SOURCE")
     for spec in SOURCES.values():
         env = f"SOURCES__{spec.name.upper()}__{spec.secrets[0].upper()}"
@@ -108,6 +118,8 @@ def _parser() -> argparse.ArgumentParser:
                                 help="load this engine instead of the configured warehouse, for"
                                      " one run: duckdb, postgres, bigquery, motherduck; its"
                                      " credentials come from DESTINATION__<TYPE>__CREDENTIALS")
+        run_source.add_argument("--no-progress", action="store_true",
+                                help="no live status line on a terminal (log lines only)")
         run_source.add_argument("--report", metavar="FILE", default=None,
                                 help="also write the run's summary as JSON to FILE, for monitoring")
         run_source.set_defaults(handler=_run, source=spec.name)
@@ -135,6 +147,14 @@ def _parser() -> argparse.ArgumentParser:
     transform.add_argument("--report", metavar="FILE", default=None,
                            help="also write the build's summary as JSON to FILE")
     transform.set_defaults(handler=_transform)
+
+    catalog = commands.add_parser(
+        "catalog", help="write the table catalog (docs/catalog.md) from what ccelt writes",
+        description="Load each source's sandbox tenant into a throwaway DuckDB file, build the"
+                    " facts, and describe every table, column, type, key and join as Markdown"
+                    " with Mermaid diagrams. Touches no real tenant or warehouse.")
+    catalog.add_argument("--out", default="docs/catalog.md", help="the Markdown file to write")
+    catalog.set_defaults(handler=_catalog)
 
     demo = commands.add_parser(
         "demo", help="load a local sandbox tenant into ccelt_demo.duckdb and show the result",
@@ -185,7 +205,8 @@ def _run(args: argparse.Namespace, redactor: _Redactor) -> int:
         settings = None if args.no_transform else load_settings()
         destination = warehouse_destination(args.destination)
         try:
-            with _stopping_cleanly(interrupt, command):
+            with _stopping_cleanly(interrupt, command), \
+                    live_progress(sys.stderr, enabled=not _JSON and not args.no_progress):
                 summary = run_source(instance, destination=destination,
                                      resources=args.resources, transform=settings,
                                      interrupt=interrupt)
@@ -248,6 +269,32 @@ def _stopping_cleanly(interrupt: threading.Event, command: str) -> Iterator[None
             signal.signal(number, handler)
 
 
+def _run_all(args: argparse.Namespace, redactor: _Redactor) -> int:
+    import dlt
+
+    from pipelines.run_all import configured_instances, run_all
+
+    if not args.all:
+        _parser().parse_args(["run", "--help"])    # prints the help and exits
+    found = configured_instances(dlt.config.get("sources") or {}, os.environ)
+    if not found:
+        _tell("ccelt run --all: no source is configured (no [sources.<name>] section in"
+              " .dlt/config.toml or .dlt/secrets.toml, and no SOURCES__<NAME>__... variable);"
+              f" sources: {', '.join(SOURCES)}", "ERROR")
+        return EXIT_CONFIG
+    extra = (["--no-transform"] if args.all_no_transform else []) + (
+        ["--destination", args.all_destination] if args.all_destination else [])
+    logger.info("running %s", ", ".join(i.name for i in found))
+    own = [sys.executable, "-m", "pipelines.cli", "--log-level",
+           "DEBUG" if args.debug else args.log_level, "--log-format", args.log_format]
+    from pipelines.warehouse import engine
+
+    parallel = engine(warehouse_destination(args.all_destination)) != "duckdb"
+    code, summary = run_all(found, extra, own, parallel=parallel)
+    print(summary)
+    return code
+
+
 def _check(args: argparse.Namespace, redactor: _Redactor) -> int:
     from pipelines.warehouse import check_warehouse
 
@@ -292,6 +339,14 @@ def _transform(args: argparse.Namespace, redactor: _Redactor) -> int:
         print(format_build(result, settings))
 
     return _report_failures(redactor, "ccelt transform", run)
+
+
+def _catalog(args: argparse.Namespace, redactor: _Redactor) -> int:
+    from pathlib import Path
+
+    from pipelines.catalog import write_catalog
+
+    return _report_failures(redactor, "ccelt catalog", lambda: write_catalog(Path(args.out)))
 
 
 def _demo(args: argparse.Namespace, redactor: _Redactor) -> int:

@@ -20,6 +20,7 @@ import dlt
 from dlt.common.destination import Destination
 from dlt.common.pipeline import LoadInfo, get_dlt_pipelines_dir
 
+from pipelines.changes import TableChange, describe_changes, distinct_loaded, table_counts
 from pipelines.lock import BUILD_LOCK, run_lock
 from pipelines.registry import SourceInstance
 from pipelines.memory import collector_spares_startup
@@ -36,8 +37,8 @@ from sources.kit.http import PROCESS_STATS
 from sources.kit.errors import ConfigurationError
 from sources.kit.feeds import FetchSession
 from transforms.dialect import RawSource
-from transforms.runner import BuildResult, DataTestFailed, build
-from transforms.settings import TransformSettings
+from transforms.runner import BuildResult, DataTestFailed, build, register
+from transforms.settings import DEFAULT_DATASET, TransformSettings
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +54,9 @@ class RunSummary:
     dataset: str
     seconds: float = 0.0
     rows: dict[str, int] = field(default_factory=dict)
+    changes: dict[str, TableChange] = field(default_factory=dict)
+    """Per table, rows new, updated and replaced (pipelines/changes.py); empty if the
+    warehouse could not be counted."""
     pending_packages: int = 0
     """Load packages an earlier, interrupted run left behind, loaded before extracting."""
     new_tables: list[str] = field(default_factory=list)
@@ -149,6 +153,8 @@ def _run_locked(instance: SourceInstance, pipeline_name: str, dataset_name: str,
     summary = RunSummary(pipeline_name, describe(destination), dataset_name)
     started, requests_before = time.monotonic(), PROCESS_STATS.snapshot()
     columns_before = _user_columns(pipeline)
+    counts_before = table_counts(pipeline)
+    load_ids: list[str] = []
 
     if pipeline.has_pending_data:
         summary.pending_packages = len(pipeline.list_normalized_load_packages()) + len(
@@ -157,7 +163,7 @@ def _run_locked(instance: SourceInstance, pipeline_name: str, dataset_name: str,
             "%s: %d load package(s) from an earlier run were not loaded yet; loading them first",
             pipeline_name, summary.pending_packages,
         )
-        _run(pipeline, destination, None)
+        load_ids += _run(pipeline, destination, None).loads_ids
         _add_rows(summary, pipeline)
 
     try:
@@ -174,6 +180,7 @@ def _run_locked(instance: SourceInstance, pipeline_name: str, dataset_name: str,
                             ", ".join(source.selected_resources), summary.destination, dataset_name)
             _apply_file_format(source, file_format)
             load_info = _run(pipeline, destination, source)
+            load_ids += load_info.loads_ids
             summary.slices += 1
             _add_rows(summary, pipeline)
             pipeline.set_local_state_val(_WAREHOUSE_KEY, identity(destination, dataset_name))
@@ -193,6 +200,7 @@ def _run_locked(instance: SourceInstance, pipeline_name: str, dataset_name: str,
     summary.interrupted = session.interrupted
 
     _describe_schema_changes(summary, columns_before, _user_columns(pipeline))
+    _describe_table_changes(summary, pipeline, counts_before, load_ids)
     requests = PROCESS_STATS.since(requests_before)
     summary.requests, summary.rate_limited, summary.retries = (
         requests.requests, requests.rate_limited, requests.retries)
@@ -203,17 +211,25 @@ def _run_locked(instance: SourceInstance, pipeline_name: str, dataset_name: str,
         summary.last_request_after = requests.last_at - started
     logger.info("%s: requests by endpoint: %s", pipeline_name, ", ".join(
         f"{path} {count}" for path, count in summary.requests_by_endpoint.items()))
-    if transform is not None and not summary.interrupted:
+    raw_source = RawSource(instance.name, instance.spec.name, dataset_name)
+    if transform is None or summary.interrupted:
+        # no build now: register what was loaded, so that `ccelt transform` builds it later
+        _unless_unreachable(destination, lambda: register(
+            pipeline, transform or TransformSettings(dataset=_facts_dataset()), [raw_source]))
+    else:
         try:
             summary.transform = _unless_unreachable(
-                destination, lambda: _build_facts(pipeline, transform, RawSource(
-                    instance.name, instance.spec.name, dataset_name)))
+                destination, lambda: _build_facts(pipeline, transform, raw_source))
         except DataTestFailed as failed:
             summary.seconds = time.monotonic() - started
             failed.summary = summary  # type: ignore[attr-defined]
             raise
     summary.seconds = time.monotonic() - started
     return summary
+
+
+def _facts_dataset() -> str:
+    return dlt.config.get("transforms.dataset", str) or DEFAULT_DATASET
 
 
 def _build_facts(pipeline: dlt.Pipeline, settings: TransformSettings,
@@ -373,6 +389,19 @@ def _add_rows(summary: RunSummary, pipeline: dlt.Pipeline) -> None:
     for table, count in normalize.row_counts.items():
         if not table.startswith("_dlt"):
             summary.rows[table] = summary.rows.get(table, 0) + count
+
+
+def _describe_table_changes(summary: RunSummary, pipeline: dlt.Pipeline,
+                            before: Optional[dict[str, int]], load_ids: list[str]) -> None:
+    after = table_counts(pipeline) if before is not None else None
+    if before is None or after is None or not summary.rows:
+        return
+    tables = pipeline.default_schema.tables
+    roots = [n for n in summary.rows if n in after and not tables.get(n, {}).get("parent")
+             and tables.get(n, {}).get("write_disposition") == "merge"]
+    loaded = distinct_loaded(pipeline, roots, load_ids)
+    if loaded is not None:
+        summary.changes = describe_changes(tables, summary.rows, before, after, loaded)
 
 
 def _step_times(pipeline: dlt.Pipeline) -> str:

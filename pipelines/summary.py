@@ -23,7 +23,9 @@ def format_summary(summary: RunSummary, title: str = "") -> str:
         width = max(len(t) for t in summary.rows)
         lines.append(f"  {'table'.ljust(width)}  rows")
         for table in sorted(summary.rows):
-            lines.append(f"  {table.ljust(width)}  {summary.rows[table]:,}")
+            change = summary.changes.get(table)
+            lines.append(f"  {table.ljust(width)}  {summary.rows[table]:,}"
+                         + (f"  ({_change(change)})" if change else ""))
     else:
         lines.append("  no rows")
     lines.append(f"  requests: {summary.requests:,} (rate limited: {summary.rate_limited},"
@@ -69,6 +71,15 @@ def format_build(result: BuildResult, settings: TransformSettings | None = None)
         lines.append(f"  {result.unknown_agents} agent id(s) appear in contacts or activity but not"
                      " in the agents endpoint (dim_agents.is_unknown)")
     return "\n".join(lines)
+
+
+def _change(change: Any) -> str:
+    parts = [f"{change.new:,} new"]
+    if change.updated:
+        parts.append(f"{change.updated:,} updated")
+    if change.replaced:
+        parts.append(f"{change.replaced:,} earlier replaced")
+    return ", ".join(parts)
 
 
 def summary_record(summary: RunSummary) -> dict[str, Any]:

@@ -87,6 +87,16 @@ def build(pipeline: dlt.Pipeline, settings: TransformSettings, *,
         return build_with(client, job_client, sources, settings, full_refresh=full_refresh)
 
 
+def register(pipeline: dlt.Pipeline, settings: TransformSettings,
+             sources: Sequence[RawSource]) -> None:
+    """Adds `sources` to the warehouse's list of source instances without building: a run
+    with `--no-transform` registers what it loaded, so a later `ccelt transform` builds it."""
+    with _clients(pipeline, settings.dataset) as (client, _):
+        if not client.has_dataset():
+            client.create_dataset()
+        _register(client, _target(client, settings, ()), sources)
+
+
 def build_with(client: Any, job_client: Any, sources: Sequence[RawSource],
                settings: TransformSettings, *, full_refresh: bool = False) -> BuildResult:
     """`build` on given clients: dlt's sql client switched to `settings.dataset`, and the

@@ -232,6 +232,8 @@ class FetchSession:
         """Set (by a signal handler) to stop the run cleanly: the current slice ends at once
         with what it took, and the feeds fetch nothing more."""
         self.slice = Slice(interrupt=self.interrupt)
+        self.slices = 0
+        """Slices started so far: resources do some things once, in the first."""
         now = pendulum.now("UTC")
         self.run_started = now.replace(microsecond=now.microsecond // 1000 * 1000)
         """The run's frozen upper bound of every incremental read, and its snapshot time."""
@@ -242,6 +244,7 @@ class FetchSession:
 
     def start_slice(self) -> None:
         self.slice = Slice(self.load_every, self.slice_rows, self.interrupt)
+        self.slices += 1
 
     @property
     def interrupted(self) -> bool:

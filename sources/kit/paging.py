@@ -146,6 +146,9 @@ class CursorTail:
         self.grid = TimestampGrid()
         self.inclusive: Optional[bool] = None
         """Whether the server treats `[from]` as inclusive; learned from its answers."""
+        self.total: Optional[int] = None
+        """Records in the whole window, as the server's first answer counted them (its
+        `Total` header), for progress; None when it sends no count."""
         self._emitted: dict[Any, datetime] = {}
 
     def read(self, start: datetime) -> Iterator[list[Record]]:
@@ -198,6 +201,8 @@ class CursorTail:
 
     def _fetch_range(self, low: datetime, high: datetime, sort_column: str) -> Page:
         page = self.fetch({**self._range_params(low, high, sort_column), "page": "1"})
+        if self.total is None and page.total is not None:
+            self.total = page.total
         if self.inclusive is None and any(value == low for value in self._values(page.records)):
             # only an inclusive bound returns a record exactly at `[from]`
             self.inclusive = True

@@ -218,8 +218,10 @@ def contacts(
 def _contact_rows(api: UjetApi, endpoint: Endpoint, run_started: pendulum.DateTime,
                   policy: PiiPolicy, start: pendulum.DateTime,
                   recent: RecentReads) -> Iterator[Any]:
-    progress = Progress(endpoint.name, lambda: api.client.stats.by_endpoint[endpoint.path])
     tail = CursorTail(api.fetcher(endpoint.path), "updated_at", run_started)
+    progress = Progress(endpoint.name, lambda: api.client.stats.by_endpoint[endpoint.path],
+                        total=lambda: tail.total, per_request=api.page_size,
+                        requests_per_second=api.requests_per_second)
     for batch in read_ahead(tail.read(start)):
         rows, held = screen(batch, resource=endpoint.name, kind="contacts", policy=policy,
                             cursor="updated_at")

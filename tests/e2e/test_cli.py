@@ -188,9 +188,16 @@ def test_no_transform_loads_without_building(harness, tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "transforms" not in result.stdout
     with h.warehouse() as warehouse:
-        schemas = {s for (s,) in warehouse.execute(
-            "select schema_name from information_schema.schemata").fetchall()}
-    assert "ujet" in schemas and "contact_center" not in schemas
+        facts = {t for (t,) in warehouse.execute(
+            "select table_name from information_schema.tables"
+            " where table_schema = 'contact_center'").fetchall()}
+        registered = warehouse.execute("select source, vendor, dataset"
+                                       " from contact_center._ccelt_sources").fetchall()
+        calls = warehouse.execute("select count(*) from ujet.calls").fetchone()[0]
+    # nothing built: the facts dataset holds only the note of what was loaded, for a later
+    # `ccelt transform`
+    assert facts == {"_ccelt_sources"} and registered == [("ujet", "ujet", "ujet")]
+    assert calls == len(h.tenant.records("calls"))
 
 
 def test_an_unknown_reporting_timezone_is_a_configuration_error(harness, tmp_path: Path) -> None:

@@ -157,3 +157,59 @@ def test_a_source_that_never_loaded_breaks_no_build(harness, tmp_path: Path) -> 
         contacts = connection.execute("select count(*) from contact_center.fct_contacts").fetchone()[0]
     assert sources == {"ujet"}
     assert contacts == sum(len(h.tenant.records(kind)) for kind in ("calls", "chats", "emails"))
+
+
+def test_run_all_runs_every_configured_tenant_at_once_with_one_summary_and_the_worst_code(
+        harness, tmp_path: Path) -> None:
+    acme, globex = harness(seed=7), harness(seed=11)
+    database = tmp_path / "all.duckdb"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SOURCES__", "DESTINATION__"))}
+    env.update(PYTHONPATH=str(PROJECT_ROOT), DLT_DATA_DIR=str(tmp_path / "dlt"),
+               DESTINATION__WAREHOUSE__DESTINATION_TYPE="duckdb",
+               DESTINATION__WAREHOUSE__CREDENTIALS=str(database),
+               SOURCES__UJET__REQUESTS_PER_SECOND="500")
+    for name, h in (("ACME", acme), ("GLOBEX", globex)):
+        env.update({f"SOURCES__UJET__{name}__SUBDOMAIN": h.sandbox.options.subdomain,
+                    f"SOURCES__UJET__{name}__API_TOKEN": h.sandbox.options.api_token,
+                    f"SOURCES__UJET__{name}__BASE_URL": h.sandbox.base_url})
+
+    def run_all() -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "pipelines.cli", "run", "--all"], env=env,
+                              cwd=tmp_path, capture_output=True, text=True, timeout=300)
+
+    both = run_all()
+
+    assert both.returncode == 0, both.stderr
+    assert "== ujet_acme: done" in both.stdout and "== ujet_globex: done" in both.stdout
+    assert "[ujet_acme] " in both.stderr and "[ujet_globex] " in both.stderr
+    with duckdb.connect(str(database), read_only=True) as connection:
+        loaded = dict(connection.execute(
+            "select source, count(*) from contact_center.fct_contacts where channel = 'call'"
+            " group by source").fetchall())
+    assert loaded == {"ujet_acme": len(acme.tenant.records("calls")),
+                      "ujet_globex": len(globex.tenant.records("calls"))}
+
+    # one tenant's credential is revoked: the other still loads, the exit code says so
+    env["SOURCES__UJET__GLOBEX__API_TOKEN"] = "revoked-token-8c1d"
+    acme.tenant.create("calls", 3)
+    one_fails = run_all()
+
+    assert one_fails.returncode == 3, one_fails.stderr
+    assert "== ujet_acme: done" in one_fails.stdout
+    assert "== ujet_globex: exit code 3" in one_fails.stdout
+    assert "revoked-token-8c1d" not in one_fails.stdout + one_fails.stderr
+    with duckdb.connect(str(database), read_only=True) as connection:
+        calls = connection.execute("select count(*) from ujet_acme.calls").fetchone()[0]
+    assert calls == len(acme.tenant.records("calls"))
+
+
+def test_a_load_without_transforms_is_registered_and_built_by_a_later_transform(harness) -> None:
+    h = harness()
+    h.run()      # --no-transform: loads, builds nothing
+
+    result = build(h.pipeline(), h.settings(UTC))     # `ccelt transform`: no source named
+
+    assert result.mode == "full" and result.sources == ["ujet"]
+    with duckdb.connect(str(h.database), read_only=True) as connection:
+        contacts = connection.execute("select count(*) from contact_center.fct_contacts").fetchone()[0]
+    assert contacts == sum(len(h.tenant.records(k)) for k in ("calls", "chats", "emails"))

@@ -304,3 +304,31 @@ def test_a_tree_that_becomes_empty_empties_its_table(harness) -> None:
     with h.warehouse() as warehouse:
         assert warehouse.execute("select count(*) from ujet.menus_tree").fetchone()[0] == 0
         assert warehouse.execute("select count(*) from ujet.teams_tree").fetchone()[0] > 0
+
+
+def test_the_summary_tells_new_from_updated_rows_and_replaced_child_rows(harness) -> None:
+    from pipelines.changes import TableChange
+
+    h: Harness = harness()
+    first = h.run()
+    ended = [r["id"] for r in h.tenant.records("calls") if r.get("ends_at")][:5]
+
+    def segments_of(ids: list) -> int:
+        with h.warehouse() as warehouse:
+            return warehouse.execute(
+                "select count(*) from ujet.calls__handle_durations where call_id in"
+                " (select unnest(?))", [list(ids)]).fetchone()[0]
+
+    earlier = segments_of(ended)          # as the first run loaded them
+    touched = h.tenant.touch("calls", ids=ended)
+    created = h.tenant.create("calls", 3)
+
+    second = h.run()
+
+    assert first.changes["calls"] == TableChange(new=len(h.tenant.records("calls")) - 3)
+    # by hand: 3 calls are new, the 5 touched ones replace their earlier versions, and their
+    # earlier segments are replaced by the segments they have now
+    assert second.changes["calls"] == TableChange(new=len(created), updated=len(touched))
+    change = second.changes["calls__handle_durations"]
+    assert change.new == segments_of(touched + created) == second.rows["calls__handle_durations"]
+    assert change.replaced == earlier

@@ -61,6 +61,12 @@ class UjetApi:
         self._undecodable: dict[str, list[Record]] = {}
         self._lock = threading.Lock()
 
+    @property
+    def requests_per_second(self) -> Optional[float]:
+        """The tenant's budget, None when unlimited."""
+        interval = self.client.budget.configured_interval
+        return 1.0 / interval if interval else None
+
     def take_undecodable(self, path: str) -> list[Record]:
         """Pages of `path` whose bodies were not valid UTF-8, as quarantine rows (once)."""
         with self._lock:

@@ -1,0 +1,96 @@
+"""What a run changed in each raw table: rows new, updated (merged), replaced.
+
+dlt reports rows written per table. Whether a merged row was new or replaced an earlier
+version is not in that number, so the runner counts each table before the run and after it:
+for a root table merged on its key, the rows it gained are new and the rest of this run's
+rows updated an earlier version; a child table replaced with its parent lost the rows of the
+earlier versions. Two rounds of `count(*)` per run; if a warehouse cannot answer them (a
+permission, an engine without `information_schema`), the summary keeps dlt's counts alone.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import dlt
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class TableChange:
+    new: int = 0
+    """Rows that were not there before (a new key, an appended row, a new child row)."""
+    updated: int = 0
+    """Rows that replaced an earlier version of the same key (merged root tables)."""
+    replaced: int = 0
+    """Rows of earlier versions removed (child rows of updated records, replaced tables)."""
+
+
+def table_counts(pipeline: dlt.Pipeline) -> Optional[dict[str, int]]:
+    """Rows per existing raw table of the pipeline's dataset; None if the warehouse cannot
+    say."""
+    if not pipeline.default_schema_name:
+        return {}
+    names = [n for n in pipeline.default_schema.tables if not n.startswith("_dlt")]
+    try:
+        with pipeline.sql_client() as client:
+            if not client.has_dataset():
+                return {}
+            existing = {row[0] for row in client.execute_sql(
+                "select table_name from information_schema.tables where table_schema ="
+                f" '{client.dataset_name}'") or []}
+            return {name: int(client.execute_sql(
+                f"select count(*) from {client.make_qualified_table_name(name)}")[0][0])
+                for name in names if name in existing}
+    except Exception as exc:  # noqa: BLE001 (a breakdown must never fail a run)
+        logger.debug("could not count rows per table: %s", exc)
+        return None
+
+
+def distinct_loaded(pipeline: dlt.Pipeline, tables: Sequence[str],
+                    load_ids: Sequence[str]) -> Optional[dict[str, int]]:
+    """Rows of each root table that carry one of `load_ids` (the versions this run loaded)."""
+    if not tables or not load_ids:
+        return {}
+    loads = ", ".join("'" + i.replace("'", "''") + "'" for i in load_ids)
+    try:
+        with pipeline.sql_client() as client:
+            return {name: int(client.execute_sql(
+                f"select count(*) from {client.make_qualified_table_name(name)}"
+                f" where _dlt_load_id in ({loads})")[0][0]) for name in tables}
+    except Exception as exc:  # noqa: BLE001
+        logger.debug("could not count this run's rows per table: %s", exc)
+        return None
+
+
+def describe_changes(tables: Mapping[str, Any], written: Mapping[str, int],
+                     before: Mapping[str, int], after: Mapping[str, int],
+                     loaded: Mapping[str, int]) -> dict[str, TableChange]:
+    """Per table written by the run, its change, from dlt's schema (`tables`), the rows
+    written, the counts before and after, and this run's rows of each merged root table."""
+    changes: dict[str, TableChange] = {}
+    for name, rows in written.items():
+        table = tables.get(name, {})
+        was, now = before.get(name, 0), after.get(name, 0)
+        disposition = table.get("write_disposition") or _root_disposition(tables, name)
+        if table.get("parent"):
+            # replaced with its parent: what the table did not grow by was removed
+            changes[name] = TableChange(new=rows, replaced=max(0, was + rows - now))
+        elif disposition == "merge":
+            new = max(0, now - was)
+            changes[name] = TableChange(new=new, updated=max(0, loaded.get(name, rows) - new))
+        elif disposition == "replace":
+            changes[name] = TableChange(new=now, replaced=was)
+        else:
+            changes[name] = TableChange(new=max(0, now - was))
+    return changes
+
+
+def _root_disposition(tables: Mapping[str, Any], name: str) -> Optional[str]:
+    while tables.get(name, {}).get("parent"):
+        name = tables[name]["parent"]
+    return tables.get(name, {}).get("write_disposition")
