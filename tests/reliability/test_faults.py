@@ -13,8 +13,8 @@ from tests.reliability.conftest import ccelt
 
 @pytest.mark.parametrize("kind, problem", [
     ("503", "last problem: HTTP 503"),
-    ("reset", "connection failed (RemoteProtocolError"),
-    ("truncated", "connection failed (RemoteProtocolError"),
+    ("reset", "connection to 127.0.0.1 failed (RemoteProtocolError"),
+    ("truncated", "connection to 127.0.0.1 failed (RemoteProtocolError"),
     ("partial_json", "unparsable JSON body"),
     ("html", "unparsable JSON body"),
 ])

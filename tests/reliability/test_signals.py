@@ -39,7 +39,9 @@ def test_a_signal_mid_backfill_stops_fetching_keeps_what_was_loaded_and_the_reru
     assert loaded_a_slice.wait(timeout=120), "".join(lines)
     process.send_signal(signum)
     requests_at_signal = len(h.sandbox.requests)
-    stdout, _ = process.communicate(timeout=120)
+    # stderr is the reader thread's alone: two readers of one pipe would split its lines
+    stdout = process.stdout.read()  # type: ignore[union-attr]
+    process.wait(timeout=120)
     reader.join(timeout=10)
     stderr = "".join(lines)
     requests_after_signal = len(h.sandbox.requests) - requests_at_signal
