@@ -23,6 +23,8 @@ def format_summary(summary: RunSummary, title: str = "") -> str:
         width = max(len(t) for t in summary.rows)
         lines.append(f"  {'table'.ljust(width)}  rows")
         for table in sorted(summary.rows):
+            if not summary.rows[table]:
+                continue    # a table created empty (the quarantine): nothing to report
             change = summary.changes.get(table)
             lines.append(f"  {table.ljust(width)}  {summary.rows[table]:,}"
                          + (f"  ({_change(change)})" if change else ""))

@@ -75,15 +75,23 @@ def compare_contacts(connection: Warehouse, tenant: Tenant, kind: str,
         elif loaded[record_id] != updated:
             result.stale.append(record_id)
         else:
-            _compare_fields(result, record_id, _scalars(record), rows.get(record_id))
-            expected = _expected_children(kind, record, ROOT_IDS[kind])
-            for table in set(expected) | set(children):
-                want = sorted(expected.get(table, []), key=repr)
-                got = sorted(children.get(table, {}).get(record_id, []), key=repr)
-                if want != got:
-                    result.wrong_children.append(
-                        f"{table} of {record_id}: want {_show(want)} got {_show(got)}")
+            _compare_record(result, kind, record, ROOT_IDS[kind], rows.get(record_id), children)
     return result
+
+
+def _compare_record(result: Differences, kind: str, record: dict[str, Any], root_id: str,
+                    row: Optional[dict[str, Any]],
+                    children: dict[str, dict[Any, list[tuple]]]) -> None:
+    """Every field of the record's row and of its child rows against the tenant's record."""
+    record_id = record["id"]
+    _compare_fields(result, record_id, _scalars(record), row)
+    expected = _expected_children(kind, record, root_id)
+    for table in set(expected) | set(children):
+        want = sorted(expected.get(table, []), key=repr)
+        got = sorted(children.get(table, {}).get(record_id, []), key=repr)
+        if want != got:
+            result.wrong_children.append(
+                f"{table} of {record_id}: want {_show(want)} got {_show(got)}")
 
 
 def _load(connection: Warehouse, tenant: Tenant, kind: str,
@@ -266,14 +274,7 @@ def compare_ids(connection: Warehouse, tenant: Tenant, kind: str) -> Differences
     for record_id, record in records.items():
         if record_id not in rows:
             continue
-        _compare_fields(result, record_id, _scalars(record), rows[record_id])
-        expected = _expected_children(kind, record, root_id)
-        for table in set(expected) | set(children):
-            want = sorted(expected.get(table, []), key=repr)
-            got = sorted(children.get(table, {}).get(record_id, []), key=repr)
-            if want != got:
-                result.wrong_children.append(
-                    f"{table} of {record_id}: want {_show(want)} got {_show(got)}")
+        _compare_record(result, kind, record, root_id, rows[record_id], children)
     return result
 
 
