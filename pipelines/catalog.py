@@ -19,6 +19,7 @@ from typing import Any
 import dlt
 import duckdb
 
+from pipelines.changes import root_table
 from pipelines.registry import SOURCES, SourceInstance
 from pipelines.runner import run_source
 from sources.kit.screening import QUARANTINE_HINTS
@@ -182,7 +183,7 @@ def _raw_section(dataset: str, schema: Any) -> list[str]:
     for name, table in sorted(tables.items()):
         parent = table.get("parent")
         if parent:
-            root = _root(tables, name)
+            root = root_table(tables, name)
             carried = propagation.get(root, {}).get("id")
             label = f"{carried} = {root}.id" if carried else "_dlt_parent_id"
             lines.append(f'    {parent} ||--o{{ {name} : "{label}"')
@@ -191,7 +192,7 @@ def _raw_section(dataset: str, schema: Any) -> list[str]:
         lines += [f"### `{dataset}.{name}`", ""]
         parent = table.get("parent")
         if parent:
-            root = _root(tables, name)
+            root = root_table(tables, name)
             carried = propagation.get(root, {}).get("id")
             join = (f"`{carried}` = `{root}.id` (every row carries its root's id), and"
                     f" `_dlt_parent_id` = `{parent}._dlt_id`" if carried
@@ -228,12 +229,6 @@ def _quarantine_section(dataset: str) -> list[str]:
 
 def _visible(columns: Iterable[tuple[str, Any]]) -> list[tuple[str, Any]]:
     return [(name, spec) for name, spec in columns if spec.get("data_type")]
-
-
-def _root(tables: dict[str, Any], name: str) -> str:
-    while tables.get(name, {}).get("parent"):
-        name = tables[name]["parent"]
-    return name
 
 
 def _dlt_type(spec: dict[str, Any]) -> str:

@@ -76,7 +76,8 @@ def describe_changes(tables: Mapping[str, Any], written: Mapping[str, int],
     for name, rows in written.items():
         table = tables.get(name, {})
         was, now = before.get(name, 0), after.get(name, 0)
-        disposition = table.get("write_disposition") or _root_disposition(tables, name)
+        disposition = (table.get("write_disposition")
+                       or tables.get(root_table(tables, name), {}).get("write_disposition"))
         if table.get("parent"):
             # replaced with its parent: what the table did not grow by was removed
             changes[name] = TableChange(new=rows, replaced=max(0, was + rows - now))
@@ -90,7 +91,8 @@ def describe_changes(tables: Mapping[str, Any], written: Mapping[str, int],
     return changes
 
 
-def _root_disposition(tables: Mapping[str, Any], name: str) -> Optional[str]:
+def root_table(tables: Mapping[str, Any], name: str) -> str:
+    """The root of a dlt child table (`calls` of `calls__handle_durations`), from the schema."""
     while tables.get(name, {}).get("parent"):
         name = tables[name]["parent"]
-    return tables.get(name, {}).get("write_disposition")
+    return name

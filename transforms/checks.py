@@ -40,9 +40,7 @@ def _run(client: Any, target: Target, models: dict[str, Model],
             count += 1
             if settings:
                 check = Check(check.kind, tuple(a.format(**settings) for a in check.arguments))
-            offending = _offending_rows(model, check, keys)
-            if per_key and keys:
-                offending = offending.replace("select ", "select distinct ", 1)
+            offending = _offending_rows(model, check, keys, distinct=per_key and bool(keys))
             sql = render_sql(offending, target)
             with client.execute_query(sql) as cursor:
                 rows = cursor.fetchall()
@@ -58,9 +56,11 @@ def _key_columns(model: Model) -> tuple[str, ...]:
     return model.unique_key
 
 
-def _offending_rows(model: Model, check: Check, keys: tuple[str, ...]) -> str:
+def _offending_rows(model: Model, check: Check, keys: tuple[str, ...],
+                    distinct: bool = False) -> str:
+    """`distinct`: each offending key once, however many rows it has."""
     table = f"{TARGET}.{model.name}"
-    shown = ", ".join(keys) if keys else "*"
+    shown = ("distinct " if distinct else "") + (", ".join(keys) if keys else "*")
     args = check.arguments
     if check.kind == "unique":
         columns = ", ".join(args)

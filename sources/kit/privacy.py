@@ -50,8 +50,7 @@ class PiiPolicy:
                 (f"{self.section}.pii_fields[{path!r}]", p) for path, p in self.overrides.items())]:
             if policy not in POLICIES:
                 raise ConfigurationError(f"{where} must be keep, hash or drop, got {policy!r}")
-        known = {path for paths in self.fields.values() for pattern in paths
-                 for path in _expand(pattern)}
+        known = set(self._paths())
         unknown = sorted(set(self.overrides) - known)
         if unknown:
             raise ConfigurationError(
@@ -80,11 +79,16 @@ class PiiPolicy:
         are hashes; `salt` is a hash made with the salt, so a changed salt shows without
         the salt being stored anywhere.
         """
-        hashed = sorted(path for paths in self.fields.values() for pattern in paths
-                        for path in _expand(pattern)
+        hashed = sorted(path for path in self._paths()
                         if self.overrides.get(path, self.default) == "hash")
         salt = self._treat("ccelt salt check", "hash") if hashed else None
         return {"hashed": hashed, "salt": salt}
+
+    def _paths(self) -> Iterator[str]:
+        """Every personal field path of every kind, patterns expanded."""
+        for patterns in self.fields.values():
+            for pattern in patterns:
+                yield from _expand(pattern)
 
     @property
     def keeps_everything(self) -> bool:

@@ -5,24 +5,16 @@ from __future__ import annotations
 import re
 from datetime import datetime, timezone
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.e2e.conftest import Harness, require_postgres
-
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-DOCUMENTS = [PROJECT_ROOT / "README.md", *sorted((PROJECT_ROOT / "docs").glob("*.md"))]
-
+from tests.e2e.documents import DOCUMENTS, sql_blocks
 
 def examples() -> list[tuple[str, str]]:
-    found = []
-    for document in DOCUMENTS:
-        for number, block in enumerate(re.findall(r"```sql\n(.*?)```", document.read_text(),
-                                                  flags=re.S), start=1):
-            found.append((f"{document.name}#{number}", block))
-    return found
+    return [(f"{document.name}#{number}", block) for document in DOCUMENTS
+            for number, block in enumerate(sql_blocks(document), start=1)]
 
 
 def comparable(value: Any) -> Any:

@@ -6,7 +6,6 @@ transforms, and compares the facts with values computed in the test from the def
 
 from __future__ import annotations
 
-import re
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -16,6 +15,7 @@ import pytest
 
 from pipelines.summary import format_summary
 from tests.e2e.conftest import WAREHOUSES, Harness
+from tests.e2e.documents import sql_blocks
 from tests.e2e.scenario import (
     add,
     contact,
@@ -154,8 +154,7 @@ def test_abandons_in_queue_count_but_in_menu_abandons_and_voicemails_do_not(scen
 
 def documented_query(path: Path, first_line: str) -> str:
     """The SQL block of a document that starts with `first_line`: the test runs what users read."""
-    blocks = re.findall(r"```sql\n(.*?)```", path.read_text(), flags=re.S)
-    found = [b for b in blocks if b.startswith(first_line)]
+    found = [b for b in sql_blocks(path) if b.startswith(first_line)]
     assert len(found) == 1, f"{path.name} has no single SQL block starting {first_line!r}"
     return found[0]
 
