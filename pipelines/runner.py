@@ -36,6 +36,7 @@ from pipelines.warehouse import (
 from sources.kit.http import PROCESS_STATS
 from sources.kit.errors import ConfigurationError
 from sources.kit.feeds import FetchSession
+from sources.kit.screening import empty_quarantine, quarantine_missing
 from transforms.dialect import RawSource
 from transforms.runner import BuildResult, DataTestFailed, build, register
 from transforms.settings import DEFAULT_DATASET, TransformSettings
@@ -198,6 +199,11 @@ def _run_locked(instance: SourceInstance, pipeline_name: str, dataset_name: str,
     finally:
         session.close()
     summary.interrupted = session.interrupted
+    if (not summary.interrupted and pipeline.default_schema_name
+            and quarantine_missing(pipeline.default_schema)):
+        # the first run creates it empty; in the destination's own file format, since an
+        # empty jsonl file is no table to DuckDB
+        load_ids += _run(pipeline, destination, empty_quarantine()).loads_ids
 
     _describe_schema_changes(summary, columns_before, _user_columns(pipeline))
     _describe_table_changes(summary, pipeline, counts_before, load_ids)

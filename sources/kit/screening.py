@@ -12,8 +12,11 @@ import json
 from collections.abc import Iterable
 from typing import Any, Optional
 
+import dlt
 import orjson
 import pendulum
+from dlt.common.schema.utils import has_table_seen_data
+from dlt.sources import DltResource
 
 from sources.kit.pages import Record
 from sources.kit.paging import parse_timestamp
@@ -34,6 +37,24 @@ QUARANTINE_HINTS: dict[str, Any] = {
         "quarantined_at": {"name": "quarantined_at", "data_type": "timestamp"},
     },
 }
+
+
+def quarantine_missing(schema: Any) -> bool:
+    """The source's dlt schema has never created its quarantine table (no row went there)."""
+    table = schema.tables.get(QUARANTINE_TABLE) if schema is not None else None
+    return table is None or not has_table_seen_data(table)
+
+
+def empty_quarantine() -> DltResource:
+    """A resource that creates the quarantine table with no rows, so that queries and
+    dashboards over it work before the first record is quarantined."""
+    hints = {name: value for name, value in QUARANTINE_HINTS.items() if name != "table_name"}
+
+    @dlt.resource(name=QUARANTINE_TABLE, **hints)
+    def quarantine() -> Any:
+        yield dlt.mark.materialize_table_schema()
+
+    return quarantine()
 
 
 def screen(records: Iterable[Any], *, resource: str, kind: str, policy: PiiPolicy,

@@ -208,6 +208,28 @@ def test_trees_snapshots_and_deleted_reference_records(harness) -> None:
     assert sla == [("call", 15, 2 * per_run["call"]), ("chat", 15, 2 * per_run["chat"])]
 
 
+def test_the_quarantine_table_exists_empty_after_a_clean_first_run(harness) -> None:
+    h: Harness = harness()
+
+    summary = h.run()
+
+    with h.warehouse() as warehouse:
+        columns = warehouse.execute(
+            "select column_name, data_type from information_schema.columns"
+            " where table_schema = 'ujet' and table_name = 'quarantine'"
+            " and column_name not like '\\_dlt%' escape '\\' order by column_name").fetchall()
+        rows = warehouse.execute("select count(*) from ujet.quarantine").fetchone()[0]
+    # the columns docs/operations.md promises, so dashboards over it work from day one
+    assert columns == [("payload", "VARCHAR"), ("quarantined_at", "TIMESTAMP WITH TIME ZONE"),
+                       ("reason", "VARCHAR"), ("record_id", "VARCHAR"), ("request", "VARCHAR"),
+                       ("resource", "VARCHAR")]
+    assert rows == 0
+    assert "quarantine" not in summary.rows
+    # later runs neither load it again nor add rows to it
+    again = h.run()
+    assert again.new_tables == [] and "quarantine" not in again.rows
+
+
 def test_pipeline_state_lives_under_dlt_data_dir(harness, isolated_dlt: Path) -> None:
     h: Harness = harness()
 
