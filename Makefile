@@ -4,6 +4,10 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
+EMULATOR := .venv-bqemulator
+EMULATOR_STAMP := $(EMULATOR)/.installed
+SPATIAL := $(EMULATOR)/lib/python3*/site-packages/duckdb_extension_spatial/extensions/*/spatial.duckdb_extension
+
 .PHONY: setup demo test bench clean
 
 setup: $(STAMP)
@@ -19,8 +23,21 @@ $(STAMP): pyproject.toml constraints.txt
 demo: setup
 	$(BIN)/ccelt demo
 
-test: setup
+test: setup $(EMULATOR_STAMP)
 	$(BIN)/python -m pytest
+
+# a local BigQuery (bqemulator, DuckDB inside) for tests/e2e/test_bigquery.py, in a venv of its
+# own: it needs another DuckDB version than ccelt, and DuckDB's spatial extension, which it
+# would download from extensions.duckdb.org; here it comes from PyPI and is installed into
+# the emulator's own home (docs/destinations.md)
+$(EMULATOR_STAMP): tests/e2e/bigquery_emulator/requirements.txt
+	$(PYTHON) -m venv $(EMULATOR)
+	$(EMULATOR)/bin/python -m pip install --quiet --upgrade pip
+	$(EMULATOR)/bin/python -m pip install --quiet -r tests/e2e/bigquery_emulator/requirements.txt
+	mkdir -p $(EMULATOR)/home
+	HOME=$(abspath $(EMULATOR))/home $(EMULATOR)/bin/python -c "import duckdb, glob; \
+	  duckdb.connect().execute(\"install '\" + glob.glob('$(SPATIAL)')[0] + \"'\")"
+	touch $(EMULATOR_STAMP)
 
 # the performance targets of docs/benchmarks.md, measured here; QUICK=1 for smaller tenants
 # (a few minutes instead of about an hour); the results replace docs/benchmarks.md
@@ -28,4 +45,4 @@ bench: setup
 	$(BIN)/python -m benchmarks $(if $(QUICK),--quick)
 
 clean:
-	rm -rf $(VENV) ccelt_demo.duckdb ccelt_demo.duckdb.wal .pytest_cache
+	rm -rf $(VENV) $(EMULATOR) ccelt_demo.duckdb ccelt_demo.duckdb.wal .pytest_cache

@@ -5,7 +5,7 @@ version is not in that number, so the runner counts each table before the run an
 for a root table merged on its key, the rows it gained are new and the rest of this run's
 rows updated an earlier version; a child table replaced with its parent lost the rows of the
 earlier versions. Two rounds of `count(*)` per run; if a warehouse cannot answer them (a
-permission, an engine without `information_schema`), the summary keeps dlt's counts alone.
+permission, a table dropped by hand), the summary keeps dlt's counts alone.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 import dlt
+from dlt.common.schema.utils import has_table_seen_data
 
 logger = logging.getLogger(__name__)
 
@@ -35,17 +36,17 @@ def table_counts(pipeline: dlt.Pipeline) -> Optional[dict[str, int]]:
     say."""
     if not pipeline.default_schema_name:
         return {}
-    names = [n for n in pipeline.default_schema.tables if not n.startswith("_dlt")]
+    # the tables dlt created: those that have seen data (no information_schema query, whose
+    # shape differs on BigQuery)
+    names = [name for name, table in pipeline.default_schema.tables.items()
+             if not name.startswith("_dlt") and has_table_seen_data(table)]
     try:
         with pipeline.sql_client() as client:
             if not client.has_dataset():
                 return {}
-            existing = {row[0] for row in client.execute_sql(
-                "select table_name from information_schema.tables where table_schema ="
-                f" '{client.dataset_name}'") or []}
             return {name: int(client.execute_sql(
                 f"select count(*) from {client.make_qualified_table_name(name)}")[0][0])
-                for name in names if name in existing}
+                for name in names}
     except Exception as exc:  # noqa: BLE001 (a breakdown must never fail a run)
         logger.debug("could not count rows per table: %s", exc)
         return None

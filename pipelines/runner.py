@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional, TypeVar
 
 import dlt
+from dlt.pipeline.exceptions import PipelineStepFailed
 from dlt.common.destination import Destination
 from dlt.common.pipeline import LoadInfo, get_dlt_pipelines_dir
 
@@ -201,9 +202,7 @@ def _run_locked(instance: SourceInstance, pipeline_name: str, dataset_name: str,
     summary.interrupted = session.interrupted
     if (not summary.interrupted and pipeline.default_schema_name
             and quarantine_missing(pipeline.default_schema)):
-        # the first run creates it empty; in the destination's own file format, since an
-        # empty jsonl file is no table to DuckDB
-        load_ids += _run(pipeline, destination, empty_quarantine()).loads_ids
+        load_ids += _create_empty_quarantine(pipeline, destination)
 
     _describe_schema_changes(summary, columns_before, _user_columns(pipeline))
     _describe_table_changes(summary, pipeline, counts_before, load_ids)
@@ -360,6 +359,23 @@ def _pipeline_for(name: str, destination: Destination, dataset_name: str) -> dlt
 
 def _run(pipeline: dlt.Pipeline, destination: Destination, data: Any) -> LoadInfo:
     return _unless_unreachable(destination, lambda: pipeline.run(data))
+
+
+def _create_empty_quarantine(pipeline: dlt.Pipeline, destination: Destination) -> list[str]:
+    """Creates the source's quarantine table with no rows, so that queries over it work before
+    anything is quarantined; in the destination's own file format, since an empty jsonl file
+    is no table to DuckDB. The data is loaded by now: a warehouse that refuses an empty load
+    (the BigQuery emulator) costs the empty table only, with a warning."""
+    try:
+        return list(_run(pipeline, destination, empty_quarantine()).loads_ids)
+    except (PackageRejected, PipelineStepFailed) as exc:
+        logger.warning("%s: could not create the empty quarantine table (it appears with the"
+                       " first quarantined record): %s", pipeline.pipeline_name,
+                       str(exc).splitlines()[0][:300])
+        if pipeline.has_pending_data:
+            # only this empty package can be pending here: the run's data is loaded
+            pipeline.abort_packages()
+        return []
 
 
 def _apply_file_format(source: Any, file_format: Optional[str]) -> None:

@@ -28,6 +28,7 @@ from pipelines.runner import RunSummary, run_source
 from transforms.dialect import RawSource
 from sources.ujet.sandbox.server import SandboxOptions, SandboxServer
 from sources.ujet.sandbox.tenant import Tenant, TenantSize
+from tests.e2e import bigquery_emulator
 from transforms.settings import TransformSettings
 
 pytestmark = pytest.mark.e2e
@@ -79,6 +80,18 @@ class Warehouse:
         return cursor
 
 
+    def raw_tables(self, prefix: str) -> list[str]:
+        """Names of the raw dataset's tables that start with `prefix`."""
+        # BigQuery keeps INFORMATION_SCHEMA per dataset; `like` would need escaping for `_`
+        where = "information_schema.tables where table_schema = ? and"
+        params: tuple[str, ...] = (self.raw,)
+        if self.kind == "bigquery":
+            where, params = f"{self.raw}.INFORMATION_SCHEMA.TABLES where", ()
+        return sorted(name for (name,) in self.execute(
+            f"select table_name from {where} starts_with(table_name, ?)",
+            params + (prefix,)).fetchall())
+
+
 @dataclass
 class Harness:
     """A sandbox tenant plus a pipeline pointed at it, loading one warehouse."""
@@ -126,6 +139,9 @@ class Harness:
     def destination(self) -> Any:
         if self.kind == "postgres":
             return dlt.destinations.postgres(POSTGRES_DSN, destination_name="warehouse")
+        if self.kind == "bigquery":
+            return dlt.destinations.bigquery(credentials=bigquery_emulator.credentials(),
+                                             location="US", destination_name="warehouse")
         return dlt.destinations.duckdb(str(self.database), destination_name="warehouse")
 
     def pipeline(self) -> dlt.Pipeline:
@@ -137,6 +153,10 @@ class Harness:
         if self.kind == "postgres":
             connection = psycopg2.connect(POSTGRES_DSN)
             connection.autocommit = True
+        elif self.kind == "bigquery":
+            from google.cloud.bigquery import dbapi
+
+            connection = dbapi.connect(bigquery_emulator.client())
         else:
             connection = duckdb.connect(str(self.database))
         try:
@@ -170,8 +190,23 @@ class Harness:
                 cursor.execute(f"drop schema if exists {schema} cascade")
 
 
+@pytest.fixture(scope="session")
+def bigquery_address() -> Iterator[str]:
+    """A BigQuery emulator for the whole session; google's client goes there, not to Google."""
+    with bigquery_emulator.running_emulator() as address:
+        before = os.environ.get("BIGQUERY_EMULATOR_HOST")
+        os.environ["BIGQUERY_EMULATOR_HOST"] = f"http://{address}"
+        try:
+            yield address
+        finally:
+            if before is None:
+                os.environ.pop("BIGQUERY_EMULATOR_HOST", None)
+            else:
+                os.environ["BIGQUERY_EMULATOR_HOST"] = before
+
+
 @pytest.fixture
-def harness(tmp_path: Path) -> Iterator[Callable[..., Harness]]:
+def harness(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Callable[..., Harness]]:
     servers: list[SandboxServer] = []
     harnesses: list[Harness] = []
 
@@ -182,7 +217,13 @@ def harness(tmp_path: Path) -> Iterator[Callable[..., Harness]]:
             sandbox = SandboxServer(tenant or Tenant(seed=seed, size=size),
                                     SandboxOptions(**options)).start()
             servers.append(sandbox)
-        if warehouse == "postgres":
+        if warehouse == "bigquery":
+            request.getfixturevalue("bigquery_address")
+            suffix = uuid.uuid4().hex[:8]
+            h = Harness(sandbox.tenant, sandbox, tmp_path / "unused.duckdb", kind="bigquery",
+                        raw_dataset=f"ujet_{suffix}", facts_dataset=f"cc_{suffix}",
+                        pipeline_name=f"ujet_bq_{suffix}", page_size=page_size, lookback=lookback)
+        elif warehouse == "postgres":
             require_postgres()
             suffix = uuid.uuid4().hex[:8]
             h = Harness(sandbox.tenant, sandbox, tmp_path / "unused.duckdb", kind="postgres",

@@ -221,10 +221,7 @@ def _show(rows: list[tuple]) -> str:
 def _child_rows(connection: Warehouse, kind: str,
                 root_id: Optional[str] = None) -> dict[str, dict[Any, list[tuple]]]:
     root_id = root_id or ROOT_IDS[kind]
-    tables = [name for (name,) in connection.execute(
-        "select table_name from information_schema.tables"
-        f" where table_schema = '{connection.raw}'"
-        f" and table_name like '{kind}\\_\\_%' escape '\\'").fetchall()]
+    tables = connection.raw_tables(f"{kind}__")
     rows: dict[str, dict[Any, list[tuple]]] = {}
     for table in tables:
         cursor = connection.execute(f"select * from ujet.{table}")
