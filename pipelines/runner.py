@@ -367,7 +367,7 @@ def _create_empty_quarantine(pipeline: dlt.Pipeline, destination: Destination) -
     is no table to DuckDB. The data is loaded by now: a warehouse that refuses an empty load
     (the BigQuery emulator) costs the empty table only, with a warning."""
     try:
-        return list(_run(pipeline, destination, empty_quarantine()).loads_ids)
+        return list(_run(pipeline, destination, empty_quarantine(pipeline.default_schema)).loads_ids)
     except (PackageRejected, PipelineStepFailed) as exc:
         logger.warning("%s: could not create the empty quarantine table (it appears with the"
                        " first quarantined record): %s", pipeline.pipeline_name,

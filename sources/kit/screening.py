@@ -16,7 +16,7 @@ import dlt
 import orjson
 import pendulum
 from dlt.common.schema.utils import has_table_seen_data
-from dlt.sources import DltResource
+from dlt.extract import DltSource
 
 from sources.kit.pages import Record
 from sources.kit.paging import parse_timestamp
@@ -45,16 +45,18 @@ def quarantine_missing(schema: Any) -> bool:
     return table is None or not has_table_seen_data(table)
 
 
-def empty_quarantine() -> DltResource:
-    """A resource that creates the quarantine table with no rows, so that queries and
-    dashboards over it work before the first record is quarantined."""
+def empty_quarantine(schema: Any) -> DltSource:
+    """What creates the quarantine table with no rows, so that queries and dashboards over it
+    work before the first record is quarantined: a source over a copy of the pipeline's
+    `schema`, since a bare resource would reset the schema's normalizer settings (the root
+    ids its child tables carry)."""
     hints = {name: value for name, value in QUARANTINE_HINTS.items() if name != "table_name"}
 
     @dlt.resource(name=QUARANTINE_TABLE, **hints)
     def quarantine() -> Any:
         yield dlt.mark.materialize_table_schema()
 
-    return quarantine()
+    return DltSource(schema.clone(), QUARANTINE_TABLE, [quarantine()])
 
 
 def screen(records: Iterable[Any], *, resource: str, kind: str, policy: PiiPolicy,
