@@ -150,7 +150,20 @@ UJET = SourceSpec(
     basic_auth_user="subdomain",
 )
 
-SOURCES: dict[str, SourceSpec] = {spec.name: spec for spec in (UJET,)}
+CHATWOOT = SourceSpec(
+    name="chatwoot",
+    title="Chatwoot",
+    source="sources.chatwoot:chatwoot_source",
+    sandbox="sources.chatwoot.sandbox.cli",
+    settings=("base_url", "account_id", "start_date", "requests_per_second", "lookback",
+              "sla_refresh", "timeout", "max_attempts", "retry_backoff", "allow_insecure_http",
+              "pii", "pii_fields", "load_every", "load_every_rows"),
+    secrets=("api_access_token", "pii_salt"),
+    summary="Load every conversation of a Chatwoot account with its whole message thread.",
+    check="sources.chatwoot:check_connection",
+)
+
+SOURCES: dict[str, SourceSpec] = {spec.name: spec for spec in (UJET, CHATWOOT)}
 """Every source, by name. A new vendor is one entry here and its room under sources/."""
 
 _TENANT = re.compile(r"^[a-z][a-z0-9_]{0,39}$")

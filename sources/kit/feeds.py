@@ -293,3 +293,17 @@ class FetchSession:
     def close(self) -> None:
         """Stops feeds that are still fetching (the run failed or ended)."""
         self._stopped.set()
+
+
+def take_from_feed(session: FetchSession, name: str, producer: Callable[[], Iterator[Any]],
+                   whole: bool = False) -> Iterator[Any]:
+    """For a dlt resource: what its feed fetched so far in this slice (`whole`: all of it,
+    however long the slice waits), applying the state updates the feed carries to the
+    resource's dlt state as the rows before them are handed over."""
+    import dlt
+
+    for item in session.feed(name, producer, whole).take(Slice() if whole else session.slice):
+        if isinstance(item, StateUpdate):
+            dlt.current.resource_state()[item.key] = item.value
+        else:
+            yield item

@@ -371,9 +371,11 @@ class ApiClient:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def get(self, path: str, params: Optional[Mapping[str, Any]] = None) -> JsonResponse:
-        """GETs `path` (relative to the base URL) and returns its parsed JSON body."""
-        return self.request("GET", path, params)
+    def get(self, path: str, params: Optional[Mapping[str, Any]] = None, *,
+            label: Optional[str] = None) -> JsonResponse:
+        """GETs `path` (relative to the base URL) and returns its parsed JSON body; `label`
+        counts it under another name (`conversations/{id}/messages`, not one per id)."""
+        return self.request("GET", path, params, label=label)
 
     def post(self, path: str, json_body: Any = None,
              params: Optional[Mapping[str, Any]] = None) -> JsonResponse:
@@ -381,7 +383,7 @@ class ApiClient:
         return self.request("POST", path, params, json_body=json_body)
 
     def request(self, method: str, path: str, params: Optional[Mapping[str, Any]] = None, *,
-                json_body: Any = None) -> JsonResponse:
+                json_body: Any = None, label: Optional[str] = None) -> JsonResponse:
         """Sends one request (relative to the base URL) and returns its parsed JSON body.
 
         Raises:
@@ -401,7 +403,7 @@ class ApiClient:
         unknown_name = 0
         while True:
             try:
-                response = self._send(method, path, params, json_body)
+                response = self._send(method, path, params, json_body, label)
             except httpx.TimeoutException as exc:
                 problem = f"timed out talking to {self.host} ({type(exc).__name__})"
             except httpx.TransportError as exc:
@@ -471,11 +473,11 @@ class ApiClient:
             self._sleep(delay)
 
     def _send(self, method: str, path: str, params: Optional[Mapping[str, Any]],
-              json_body: Any) -> httpx.Response:
+              json_body: Any, label: Optional[str] = None) -> httpx.Response:
         """One request, in its turn of the budget, which it hands on once it was written."""
         self.budget.acquire()
         for stats in (self.stats, PROCESS_STATS):
-            stats.count_request(path.split("?")[0])
+            stats.count_request(label or path.split("?")[0])
         try:
             return self._http.request(method, path, params=params, json=json_body,
                                       extensions={"trace": self._trace})

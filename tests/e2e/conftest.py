@@ -190,9 +190,10 @@ class Harness:
                 cursor.execute(f"drop schema if exists {schema} cascade")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def bigquery_address() -> Iterator[str]:
-    """A BigQuery emulator for the whole session; google's client goes there, not to Google."""
+    """A BigQuery emulator for the tests of one module (it takes a core's tenth while idle,
+    so it does not outlive them); google's client goes there, not to Google."""
     with bigquery_emulator.running_emulator() as address:
         before = os.environ.get("BIGQUERY_EMULATOR_HOST")
         os.environ["BIGQUERY_EMULATOR_HOST"] = f"http://{address}"

@@ -1,0 +1,1 @@
+"""A faithful fake Chatwoot account for tests, demos and benchmarks."""

@@ -1,0 +1,169 @@
+"""The Chatwoot source against its sandbox account: exact under churn, cheap when unchanged,
+clear when refused."""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import dlt
+import duckdb
+import pytest
+
+from pipelines.registry import instance
+from pipelines.runner import RunSummary, run_source
+from sources.chatwoot.sandbox.account import Account, AccountSize
+from sources.chatwoot.sandbox.server import SandboxOptions, SandboxServer
+from tests.e2e.chatwoot_exactness import assert_exact
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+SMALL = AccountSize(days=10, conversations=70, agents=6, contacts=40, long_threads=2,
+                    long_thread_messages=1050)
+"""Small, but with two threads longer than one 1,000-message answer of the messages endpoint
+and more than two 25-row pages of the list."""
+
+
+@dataclass
+class Chatwoot:
+    account: Account
+    server: SandboxServer
+    database: Path
+
+    def run(self, **overrides: Any) -> RunSummary:
+        args = dict(base_url=self.server.base_url, account_id=self.account.account_id,
+                    api_access_token=self.server.options.api_access_token,
+                    requests_per_second=1000, retry_backoff=0.01)
+        args.update(overrides)
+        return run_source(instance("chatwoot"),
+                          destination=dlt.destinations.duckdb(str(self.database),
+                                                              destination_name="warehouse"),
+                          source_args=args, transform=None)
+
+    def assert_exact(self) -> None:
+        with duckdb.connect(str(self.database), read_only=True) as connection:
+            assert_exact(connection, self.account)
+
+
+@pytest.fixture
+def chatwoot(tmp_path: Path) -> Iterator[Callable[..., Chatwoot]]:
+    servers: list[SandboxServer] = []
+
+    def make(size: AccountSize = SMALL, seed: int = 7, **options: Any) -> Chatwoot:
+        account = Account(seed=seed, size=size)
+        server = SandboxServer(account, SandboxOptions(**options)).start()
+        servers.append(server)
+        return Chatwoot(account, server, tmp_path / f"chatwoot{len(servers)}.duckdb")
+
+    yield make
+    for server in servers:
+        server.stop()
+
+
+def test_a_backfill_under_churn_then_incremental_runs_leave_the_account_exactly(chatwoot) -> None:
+    cw = chatwoot(churn_per_request=2)
+    before = set(cw.account.conversations)
+
+    cw.run()
+
+    with duckdb.connect(str(cw.database), read_only=True) as connection:
+        loaded = [row[0] for row in connection.execute("select id from chatwoot.conversations").fetchall()]
+    # while agents worked: no conversation that existed when it began is missing, none twice
+    assert before <= set(loaded) and len(loaded) == len(set(loaded))
+
+    cw.server.options.churn_per_request = 0
+    for _ in range(2):
+        # every kind of change, including those that move only `updated_at` and SLA misses,
+        # which move no timestamp at all
+        for kind in Account.CHURN:
+            cw.account.churn(3, (kind,))
+        cw.run()
+        cw.assert_exact()
+
+
+def test_an_unchanged_account_costs_the_window_and_the_watched_status_lists(chatwoot) -> None:
+    cw = chatwoot()
+    cw.run()
+    cw.server.reset_log()
+
+    summary = cw.run()
+
+    watched = [c for c in cw.account.conversations.values()
+               if c.status != "resolved" and c.sla_policy_id]
+    statuses = Counter(c.status for c in watched)
+    # one `updated_within` answer; one page per status holding a watched conversation, more
+    # only where that status fills whole 25-row pages
+    expected = 1 + sum(math.floor(n / 25) + 1 for n in statuses.values())
+    assert len(cw.server.requests) == summary.requests == expected
+    assert summary.rows.get("conversations", 0) == 0 and summary.rows.get("messages", 0) == 0
+    cw.assert_exact()
+
+
+def test_a_backfill_reads_each_list_page_once_and_each_thread_in_as_few_requests_as_it_holds(
+        chatwoot) -> None:
+    cw = chatwoot()
+
+    cw.run()
+
+    conversations = cw.account.conversations.values()
+    pages = math.ceil(len(conversations) / 25)
+    # a chunk of 1,000 may not be the last: one more request finds out
+    threads = sum(len(c.messages) // 1000 + 1 for c in conversations)
+    requests = [r.path for r in cw.server.requests]
+    assert requests.count("conversations") == pages + 1     # and the empty page after the last
+    assert len(requests) - requests.count("conversations") == threads
+    cw.assert_exact()
+
+
+def test_rate_limits_and_faults_cost_time_not_data(chatwoot) -> None:
+    cw = chatwoot(requests_per_second=15, fault_every=9)
+
+    summary = cw.run(requests_per_second=40, max_attempts=8)
+
+    assert summary.rate_limited > 0 and summary.retries > 0
+    cw.assert_exact()
+
+
+def test_sla_refresh_off_leaves_misses_for_the_next_change(chatwoot) -> None:
+    cw = chatwoot()
+    cw.run(sla_refresh=False)
+    missed = cw.account.sla_miss()
+    assert missed is not None
+
+    cw.run(sla_refresh=False)
+
+    with duckdb.connect(str(cw.database), read_only=True) as connection:
+        loaded = connection.execute("select count(*) from chatwoot.conversations__sla_events"
+                                    " where conversation_id = ?", [missed]).fetchone()[0]
+    assert loaded == len(cw.account.conversations[missed].sla_events) - 1
+    cw.run()
+    cw.assert_exact()
+
+
+def test_a_bad_token_fails_at_once_naming_the_setting_and_never_shows_the_token(
+        chatwoot, tmp_path: Path) -> None:
+    cw = chatwoot()
+    wrong = "wrong-token-4d1c8e2b"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SOURCES__", "DESTINATION__"))}
+    env.update(PYTHONPATH=str(PROJECT_ROOT), DLT_DATA_DIR=str(tmp_path / "dlt"),
+               SOURCES__CHATWOOT__BASE_URL=cw.server.base_url,
+               SOURCES__CHATWOOT__ACCOUNT_ID="1", SOURCES__CHATWOOT__API_ACCESS_TOKEN=wrong,
+               DESTINATION__WAREHOUSE__DESTINATION_TYPE="duckdb",
+               DESTINATION__WAREHOUSE__CREDENTIALS=str(cw.database))
+
+    result = subprocess.run([sys.executable, "-m", "pipelines.cli", "--log-level", "DEBUG",
+                             "run", "chatwoot"], env=env, cwd=tmp_path, capture_output=True,
+                            text=True, timeout=240)
+
+    assert result.returncode == 3, result.stderr
+    assert "refused the credentials" in result.stderr
+    assert "sources.chatwoot.api_access_token" in result.stderr
+    assert wrong not in result.stdout + result.stderr
+    assert [p for p in tmp_path.rglob("*") if p.is_file() and wrong.encode() in p.read_bytes()] == []
+    assert {r.status for r in cw.server.requests} == {401} and len(cw.server.requests) == 1
