@@ -8,7 +8,7 @@ endpoint; the endpoint table lives in `settings.py`, the paging in `sources/kit/
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any, Optional
 
@@ -21,9 +21,9 @@ from dlt.sources import DltResource
 
 from sources.kit.http import RetryPolicy
 from sources.ujet.helpers.client import UjetApi, resolve_base_url, validate_subdomain
-from sources.kit.errors import ConfigurationError
 from sources.ujet.helpers.errors import UjetError
-from sources.kit.feeds import FetchSession, Slice, StateUpdate, read_ahead
+from sources.kit.feeds import FetchSession, StateUpdate, read_ahead, take_from_feed
+from sources.kit.settings import parse_lookback, parse_start_date, require
 from sources.kit.pages import Record
 from sources.kit.privacy import PiiPolicy, refuse_policy_change
 from sources.kit.state import pipeline_source_state
@@ -116,17 +116,17 @@ def ujet_source(
     policy = PiiPolicy(pii, dict(pii_fields or {}), pii_salt, fields=PII_FIELDS,
                        section="sources.ujet")
     refuse_policy_change(pipeline_source_state(), policy)
-    start = parse_start_date(start_date)
-    lookback_seconds = parse_lookback(lookback)
-    _require(requests_per_second > 0,
+    start = parse_start_date(start_date, "sources.ujet.start_date")
+    lookback_seconds = parse_lookback(lookback, "sources.ujet.lookback")
+    require(requests_per_second > 0,
              f"sources.ujet.requests_per_second must be positive, got {requests_per_second}")
-    _require(1 <= page_size <= 1000,
+    require(1 <= page_size <= 1000,
              f"sources.ujet.page_size must be between 1 and 1000, got {page_size}")
-    _require(sla_minutes >= 1, f"sources.ujet.sla_minutes must be at least 1, got {sla_minutes}")
-    _require(timeout > 0, f"sources.ujet.timeout must be positive, got {timeout}")
-    _require(max_attempts >= 1,
+    require(sla_minutes >= 1, f"sources.ujet.sla_minutes must be at least 1, got {sla_minutes}")
+    require(timeout > 0, f"sources.ujet.timeout must be positive, got {timeout}")
+    require(max_attempts >= 1,
              f"sources.ujet.max_attempts must be at least 1, got {max_attempts}")
-    _require(retry_backoff >= 0,
+    require(retry_backoff >= 0,
              f"sources.ujet.retry_backoff must not be negative, got {retry_backoff}")
     api = UjetApi.connect(
         subdomain,
@@ -181,7 +181,7 @@ def check_connection(
     """`ccelt check ujet`: the settings, the host and the credentials, with one cheap request
     (the list of user statuses, a few rows); loads nothing. Says what it reached."""
     subdomain = validate_subdomain(subdomain)
-    _require(timeout > 0, f"sources.ujet.timeout must be positive, got {timeout}")
+    require(timeout > 0, f"sources.ujet.timeout must be positive, got {timeout}")
     api = UjetApi.connect(
         subdomain, api_token, resolve_base_url(subdomain, domain, base_url, allow_insecure_http),
         requests_per_second=None, page_size=1, timeout=timeout,
@@ -211,7 +211,7 @@ def contacts(
     if start is None:
         raise UjetError(f"{endpoint.name}: the incremental cursor has no start value")
     recent = RecentReads(dlt.current.resource_state().get(RECENT_READS), lookback, ("updated_at",))
-    yield from _from_feed(session, endpoint.name,
+    yield from take_from_feed(session, endpoint.name,
                           lambda: _contact_rows(api, endpoint, run_started, policy, start, recent))
 
 
@@ -270,7 +270,7 @@ def agent_activity_logs(
     state = dlt.current.resource_state()
     cursors = dict(state.get("cursors", {}))
     recent = RecentReads(state.get(RECENT_READS), lookback, ("started_at", "ended_at"))
-    yield from _from_feed(session, AGENT_ACTIVITY_LOGS.name, lambda: _activity_rows(
+    yield from take_from_feed(session, AGENT_ACTIVITY_LOGS.name, lambda: _activity_rows(
         api, start, lookback, run_started, policy, cursors, recent))
 
 
@@ -334,7 +334,7 @@ def _advance(cursors: dict[str, str], field: str, rows: list[Record]) -> None:
 
 def catalog(api: UjetApi, endpoint: Endpoint, policy: PiiPolicy, session: FetchSession) -> Iterator[Any]:
     """Every record of a reference list (agents, menus with deleted ones, teams, statuses)."""
-    yield from _from_feed(session, endpoint.name, lambda: _catalog_rows(api, endpoint, policy))
+    yield from take_from_feed(session, endpoint.name, lambda: _catalog_rows(api, endpoint, policy))
 
 
 def _catalog_rows(api: UjetApi, endpoint: Endpoint, policy: PiiPolicy) -> Iterator[Any]:
@@ -358,7 +358,7 @@ def _catalog_rows(api: UjetApi, endpoint: Endpoint, policy: PiiPolicy) -> Iterat
 def tree(api: UjetApi, endpoint: Endpoint, policy: PiiPolicy, session: FetchSession) -> Iterator[Any]:
     """A hierarchy (`menus/tree`, `teams/tree`) as one row per node with depth and path."""
     # taken whole in one slice: a slice in which a replaced table got no rows would empty it
-    yield from _from_feed(session, endpoint.name, lambda: _tree_rows(api, endpoint, policy),
+    yield from take_from_feed(session, endpoint.name, lambda: _tree_rows(api, endpoint, policy),
                           whole=True)
 
 
@@ -374,7 +374,7 @@ def snapshot(
     policy: PiiPolicy, session: FetchSession,
 ) -> Iterator[Any]:
     """Current state of agents, queues or SLA, stamped with the run's `snapshot_at`."""
-    yield from _from_feed(session, endpoint.name, lambda: _snapshot_rows(
+    yield from take_from_feed(session, endpoint.name, lambda: _snapshot_rows(
         api, endpoint, run_started, sla_minutes, policy))
 
 
@@ -387,17 +387,6 @@ def _snapshot_rows(api: UjetApi, endpoint: Endpoint, run_started: pendulum.DateT
                             kind=endpoint.name, policy=policy, key=None)
         yield with_snapshot([prepare(r) for r in rows], run_started, **query)
         yield from _quarantine(api, endpoint, held, policy)
-
-
-def _from_feed(session: FetchSession, name: str, producer: Callable[[], Iterator[Any]],
-               whole: bool = False) -> Iterator[Any]:
-    """What the resource's feed fetched so far (`whole`: all of it, however long the slice
-    waits), applying the state updates it carries."""
-    for item in session.feed(name, producer, whole).take(Slice() if whole else session.slice):
-        if isinstance(item, StateUpdate):
-            dlt.current.resource_state()[item.key] = item.value
-        else:
-            yield item
 
 
 def _quarantine(api: UjetApi, endpoint: Endpoint, held: list[Record],
@@ -440,45 +429,3 @@ def _propagate_root_ids(endpoints: tuple[Endpoint, ...]) -> None:
     DataItemNormalizer.update_normalizer_config(
         dlt.current.source_schema(), {"propagation": {"tables": tables}}  # type: ignore[typeddict-item]
     )
-
-
-def parse_start_date(value: Any) -> pendulum.DateTime:
-    try:
-        parsed = pendulum.parse(str(value), tz="UTC") if not isinstance(value, pendulum.DateTime) else value
-    except (ValueError, pendulum.parsing.exceptions.ParserError):
-        parsed = None
-    if not isinstance(parsed, pendulum.DateTime):
-        raise ConfigurationError(
-            f"sources.ujet.start_date must be an ISO 8601 date or time such as 2024-01-01 or"
-            f" 2024-01-01T00:00:00Z, got {value!r}"
-        )
-    return parsed.in_timezone("UTC")
-
-
-def parse_lookback(value: Any) -> float:
-    """Seconds from a number or an ISO 8601 duration (`PT10M`)."""
-    seconds: Optional[float] = None
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        seconds = float(value)
-    elif isinstance(value, str):
-        text = value.strip()
-        try:
-            seconds = float(text)
-        except ValueError:
-            try:
-                duration = pendulum.parse(text)
-                if isinstance(duration, pendulum.Duration):
-                    seconds = duration.total_seconds()
-            except (ValueError, pendulum.parsing.exceptions.ParserError):
-                seconds = None
-    if seconds is None or seconds < 0:
-        raise ConfigurationError(
-            "sources.ujet.lookback must be a number of seconds or an ISO 8601 duration such as"
-            f" PT10M, got {value!r}"
-        )
-    return seconds
-
-
-def _require(condition: bool, message: str) -> None:
-    if not condition:
-        raise ConfigurationError(message)

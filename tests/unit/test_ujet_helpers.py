@@ -10,7 +10,8 @@ import pytest
 
 from sources.kit.auth import basic
 from sources.kit.http import ApiClient, JsonResponse, RateBudget
-from sources.ujet import parse_lookback, parse_start_date, ujet_source
+from sources.kit.settings import parse_lookback, parse_start_date
+from sources.ujet import ujet_source
 from sources.ujet.helpers.client import UjetApi, resolve_base_url, validate_subdomain
 from sources.kit.errors import ConfigurationError, UnexpectedPayload
 from sources.kit.pages import Page
@@ -96,20 +97,20 @@ def test_prepared_records_carry_typed_timestamps_and_no_nulls() -> None:
 @pytest.mark.parametrize("value, seconds", [(600, 600), ("600", 600), ("PT10M", 600),
                                             ("P1DT1H", 90000), (0, 0)])
 def test_lookback_accepts_seconds_or_an_iso_duration(value, seconds) -> None:
-    assert parse_lookback(value) == seconds
+    assert parse_lookback(value, "sources.ujet.lookback") == seconds
 
 
 @pytest.mark.parametrize("value", ["ten minutes", "-5", "10m", None])
 def test_lookback_rejects_anything_else_naming_the_key(value) -> None:
     with pytest.raises(ConfigurationError, match="sources.ujet.lookback"):
-        parse_lookback(value)
+        parse_lookback(value, "sources.ujet.lookback")
 
 
 def test_start_date_accepts_dates_and_times_and_means_utc() -> None:
-    assert parse_start_date("2024-01-01") == pendulum.datetime(2024, 1, 1, tz="UTC")
-    assert parse_start_date("2024-01-01T02:00:00+02:00") == pendulum.datetime(2024, 1, 1, tz="UTC")
+    assert parse_start_date(key="sources.ujet.start_date", value="2024-01-01") == pendulum.datetime(2024, 1, 1, tz="UTC")
+    assert parse_start_date(key="sources.ujet.start_date", value="2024-01-01T02:00:00+02:00") == pendulum.datetime(2024, 1, 1, tz="UTC")
     with pytest.raises(ConfigurationError, match="sources.ujet.start_date"):
-        parse_start_date("last tuesday")
+        parse_start_date(key="sources.ujet.start_date", value="last tuesday")
 
 
 def test_base_url_defaults_to_the_documented_manager_path_and_can_be_overridden() -> None:
