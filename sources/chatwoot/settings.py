@@ -45,16 +45,24 @@ CONVERSATION_TIMES = ("created_at", "updated_at", "last_activity_at", "timestamp
 """Epoch seconds (`updated_at` a float) in the list; 0 stands for none."""
 MESSAGE_TYPES = {0: "incoming", 1: "outgoing", 2: "activity", 3: "template"}
 
+_CONTACT = "{name,email,phone_number,identifier,thumbnail,additional_attributes,custom_attributes}"
+_AGENT = "{name,available_name,email,thumbnail}"
+_MESSAGE = "{content,processed_message_content}"
+_SENDER = "{name,available_name,email,phone_number,thumbnail}"
+
 PII_FIELDS: dict[str, tuple[str, ...]] = {
-    # contact and agent identities, and what people wrote; see docs/privacy.md
+    # contact and agent identities, and what people wrote, as the API sends them (the rows
+    # lift `meta.*` later); see docs/privacy.md. The list's copies of the last messages are
+    # not loaded, but a quarantined row keeps the record whole, so they are treated too.
     CONVERSATIONS: (
-        "sender.{name,email,phone_number,identifier,thumbnail,additional_attributes,"
-        "custom_attributes}",
-        "assignee.{name,available_name,email,thumbnail}",
+        f"meta.sender.{_CONTACT}",
+        f"meta.assignee.{_AGENT}",
+        f"messages[].{_MESSAGE}", f"messages[].sender.{_SENDER}",
+        f"last_non_activity_message.{_MESSAGE}", f"last_non_activity_message.sender.{_SENDER}",
     ),
     MESSAGES: (
         "content",
-        "sender.{name,available_name,email,phone_number,thumbnail}",
+        f"sender.{_SENDER}",
         "attachments[].{data_url,thumb_url}",
     ),
 }

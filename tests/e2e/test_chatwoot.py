@@ -167,3 +167,30 @@ def test_a_bad_token_fails_at_once_naming_the_setting_and_never_shows_the_token(
     assert wrong not in result.stdout + result.stderr
     assert [p for p in tmp_path.rglob("*") if p.is_file() and wrong.encode() in p.read_bytes()] == []
     assert {r.status for r in cw.server.requests} == {401} and len(cw.server.requests) == 1
+
+
+def test_under_hash_no_contact_identity_or_message_text_reaches_the_warehouse_or_disk(
+        chatwoot, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("DLT_DATA_DIR", str(tmp_path / "dlt"))
+    cw = chatwoot()
+    conversation = cw.account.conversations[3]
+    secret_text = "my card number is 4111-1111-SECRET"
+    with cw.account.lock:
+        cw.account._add_message(conversation, 0, cw.account.now(), content=secret_text)
+
+    cw.run(pii="hash", pii_salt="a-salt-of-at-least-16-chars")
+
+    contacts = cw.account.contacts
+    needles = [secret_text, contacts[conversation.contact_id - 1]["email"],
+               contacts[conversation.contact_id - 1]["name"], cw.account.agents[0]["email"]]
+    with duckdb.connect(str(cw.database), read_only=True) as connection:
+        dumped = " ".join(str(row) for table in ("conversations", "messages",
+                                                  "messages__attachments")
+                          for row in connection.execute(f"select * from chatwoot.{table}").fetchall())
+        hashed = connection.execute("select content from chatwoot.messages where conversation_id = 3"
+                                    " and message_type = 0 order by id desc limit 1").fetchone()[0]
+    assert [n for n in needles if n in dumped] == []
+    assert len(hashed) == 64 and hashed != secret_text
+    leaked = [p for p in tmp_path.rglob("*") if p.is_file()
+              and any(n.encode() in p.read_bytes() for n in needles)]
+    assert leaked == []
