@@ -6,6 +6,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Optional
 
+from benchmarks.chatwoot import ChatwootRuns
 from benchmarks.suite import INCREMENTAL, Backfill, Measure, Scale, Throughput
 
 NOTES = Path(__file__).with_name("notes.md")
@@ -25,7 +26,8 @@ def table(rows: list[Measure]) -> str:
 
 
 def markdown(rows: list[Measure], machine: dict[str, str], quick: bool, seconds: float,
-             backfills: list[Backfill], speed: Optional[Throughput], grown: Optional[Scale]) -> str:
+             backfills: list[Backfill], speed: Optional[Throughput], grown: Optional[Scale],
+             chatwoot: Optional[ChatwootRuns] = None) -> str:
     today = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     mode = "quick mode: smaller tenants than the targets name" if quick else "full mode"
     out = [
@@ -53,6 +55,8 @@ def markdown(rows: list[Measure], machine: dict[str, str], quick: bool, seconds:
         out += _throughput_section(speed)
     if grown is not None:
         out += _scale_section(grown)
+    if chatwoot is not None:
+        out += _chatwoot_section(chatwoot)
     out += ["", NOTES.read_text().strip(), ""]
     return "\n".join(out)
 
@@ -140,3 +144,20 @@ def _scale_section(grown: Scale) -> list[str]:
             f" ({grown.rebuild.seconds:,.1f} s with the process, peak memory"
             f" {grown.rebuild.peak_pss_mb:,.0f} MB) for"
             f" {sum(rebuild.get('rows', {}).values()):,} fact rows."]
+
+
+def _chatwoot_section(runs: ChatwootRuns) -> list[str]:
+    backfill = runs.by_endpoint(runs.backfill)
+    return [
+        "", f"## Chatwoot at {runs.rate:g} requests/s", "",
+        f"Account: {runs.conversations:,} conversations over 30 days (two threads of a few hundred"
+        " messages), allowing 50 requests/s; `ccelt run chatwoot --no-transform` with a budget of"
+        f" {runs.rate:g} requests/s. Backfill: {runs.backfill.seconds:,.1f} s wall,"
+        f" {runs.backfill_requests:,} requests ("
+        + ", ".join(f"`{path}` {count:,}" for path, count in backfill.items())
+        + f"), floor {runs.backfill_floor:,} (every list page, and one request per thread of up"
+        " to 1,000 messages), peak memory"
+        f" {runs.backfill.peak_pss_mb:,.0f} MB. Then a run with nothing changed:"
+        f" {runs.unchanged.seconds:,.1f} s, {runs.unchanged_requests} requests, floor"
+        f" {runs.unchanged_floor}.",
+    ]

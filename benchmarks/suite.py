@@ -8,7 +8,9 @@
 4. an incremental run with no changes on a warehouse of a million calls: requests per
    incremental endpoint, partitions the transforms rebuild, wall time beside a full rebuild;
 5. peak memory of backfills of 100k and 1M calls;
-6. the full fact rebuild over 1M calls in DuckDB.
+6. the full fact rebuild over 1M calls in DuckDB;
+7. the Chatwoot source: a backfill's requests against their floor and its wall time against
+   requests ÷ rate, and the requests of a run with nothing changed (benchmarks/chatwoot.py).
 
 Every number comes from real processes: a frozen sandbox tenant served over loopback in its
 own process, `ccelt` as a user runs it, and the baseline as its own program.
@@ -23,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
+from benchmarks.chatwoot import ChatwootRuns
 from benchmarks.harness import (
     PAGE_SIZE,
     PROJECT_ROOT,
@@ -71,12 +74,15 @@ class Plan:
     """Rate (requests/s) -> about how many requests the rate-limited backfill should take."""
     throughput: TenantShape
     scale: tuple[TenantShape, TenantShape]
+    chatwoot: tuple[float, int] = (10.0, 2_000)
+    """Requests/s and conversations of the Chatwoot account."""
 
     @classmethod
     def for_mode(cls, quick: bool) -> Plan:
         if quick:
             return cls(True, {1.0: 75, 10.0: 600}, TenantShape(5_000),
-                       (TenantShape(10_000, days=3.65), TenantShape(100_000, days=36.5)))
+                       (TenantShape(10_000, days=3.65), TenantShape(100_000, days=36.5)),
+                       (10.0, 300))
         return cls(False, {1.0: 300, 10.0: 3_000}, TenantShape(20_000),
                    (TenantShape(100_000, days=36.5), TenantShape(1_000_000, days=365)))
 
@@ -283,7 +289,7 @@ def _mb(value: float) -> str:
 
 
 def measures(backfills: list[Backfill], speed: Optional[Throughput],
-             grown: Optional[Scale]) -> list[Measure]:
+             grown: Optional[Scale], chatwoot: Optional[ChatwootRuns] = None) -> list[Measure]:
     """The results table: each target, what was measured, and whether it is met."""
     rows: list[Measure] = []
     for backfill in backfills:
@@ -330,4 +336,20 @@ def measures(backfills: list[Backfill], speed: Optional[Throughput],
             6, f"full fact rebuild over {grown.big.calls:,} calls in DuckDB", "≤ 30 s",
             f"{float(build):,.1f} s ({grown.rebuild.seconds:,.1f} s with the process)",
             float(build) <= 30))
+    if chatwoot is not None:
+        ratio = chatwoot.backfill_requests / chatwoot.backfill_floor
+        rows.append(Measure(
+            7, f"Chatwoot backfill of {chatwoot.conversations:,} conversations: requests ÷ floor",
+            "≤ 1.02", f"{ratio:.3f} ({chatwoot.backfill_requests:,} ÷ {chatwoot.backfill_floor:,})",
+            ratio <= 1.02))
+        rows.append(Measure(
+            7, f"Chatwoot backfill wall ÷ (requests ÷ rate) at {chatwoot.rate:g} request/s",
+            "≤ 1.10", f"{chatwoot.wall_ratio:.3f} ({chatwoot.backfill.seconds:,.0f} s for"
+                      f" {chatwoot.backfill_requests:,} requests)", chatwoot.wall_ratio <= 1.10))
+        rows.append(Measure(
+            7, "Chatwoot run with nothing changed: requests (floor: the window's one answer and"
+               " a page per watched unresolved status)",
+            "= floor", f"{chatwoot.unchanged_requests} (floor {chatwoot.unchanged_floor}:"
+                       f" {', '.join(f'{k} {v}' for k, v in chatwoot.by_endpoint(chatwoot.unchanged).items())})",
+            chatwoot.unchanged_requests <= chatwoot.unchanged_floor))
     return rows

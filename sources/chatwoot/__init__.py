@@ -183,24 +183,31 @@ class Reader:
         if resumed:
             logger.info("chatwoot: resuming the backfill at page %d", backfill["page"])
         seen: set[Any] = set()
-        number, all_count = int(backfill["page"]), 0
+        number, all_count, steps_back = int(backfill["page"]), None, 0
         while True:
             records, meta = self.api.page(number, LIST_ORDER)
-            if not records:
-                break
+            count = int(meta.get("all_count") or 0)
+            if all_count is not None and count < all_count and number > 1 and steps_back < 20:
+                # conversations were deleted meanwhile: the rows after them slid back onto
+                # the page before, which was read already; read it again
+                all_count, number, steps_back = count, number - 1, steps_back + 1
+                continue
+            all_count = count
             self.page_size = max(self.page_size or 0, len(records))
-            all_count = int(meta.get("all_count") or 0)
             fresh = [r for r in records if not isinstance(r, dict) or r.get("id") not in seen]
             seen.update(r.get("id") for r in records if isinstance(r, dict))
             yield from self._load(fresh, threads=True)
             # resume at this page, not the next: a conversation deleted meanwhile would shift
             # the next page's first row onto this one
             yield StateUpdate("backfill", {**backfill, "page": number})
+            # the end: an empty page, a page shorter than a full one, or every row counted
+            if not records or len(records) < self.page_size or len(seen) >= all_count:
+                break
             number += 1
-        if not resumed and len(seen) < all_count:
+        if not resumed and len(seen) < (all_count or 0):
             # equal creation times come in no stable order, so a page boundary inside such a
             # tie can hide a row: read the list again for what the count says is missing
-            yield from self._complete(seen, all_count)
+            yield from self._complete(seen, all_count or 0)
         yield from self._commit(backfill["started_at"])
 
     def _complete(self, seen: set[Any], all_count: int, max_passes: int = 3) -> Iterator[Any]:

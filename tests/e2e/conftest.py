@@ -13,7 +13,7 @@ import re
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Optional
@@ -63,13 +63,18 @@ class Warehouse:
     """One connection to the test's warehouse. Tests write SQL against `ujet.` and
     `contact_center.` with `?` parameters; this maps both to the harness's real names."""
 
-    def __init__(self, kind: str, connection: Any, raw: str, facts: str) -> None:
+    def __init__(self, kind: str, connection: Any, raw: str, facts: str,
+                 others: Optional[dict[str, str]] = None) -> None:
         self.kind, self.connection, self.raw, self.facts = kind, connection, raw, facts
+        self.others = others or {}
+        """Other vendors' raw datasets by the name tests write (`chatwoot`)."""
 
     def execute(self, sql: str, params: Any = ()) -> Any:
         sql = re.sub(r"\bcontact_center_full\.", f"{self.facts}_full.", sql)
         sql = re.sub(r"\bcontact_center\.", f"{self.facts}.", sql)
         sql = re.sub(r"\bujet\.", f"{self.raw}.", sql)
+        for written, real in self.others.items():
+            sql = re.sub(rf"\b{written}\.", f"{real}.", sql)
         if self.kind == "duckdb":
             return self.connection.execute(sql, list(params))
         cursor = self.connection.cursor()
@@ -106,6 +111,8 @@ class Harness:
     page_size: int = 100
     lookback: int = 600
     tenant_name: Optional[str] = None
+    others: dict[str, str] = field(default_factory=dict)
+    """Raw datasets of other vendors loaded into the same warehouse, by their usual name."""
 
     def source_args(self, **overrides: Any) -> dict[str, Any]:
         """`ujet_source` arguments that point at the sandbox, fast retries included."""
@@ -160,7 +167,7 @@ class Harness:
         else:
             connection = duckdb.connect(str(self.database))
         try:
-            yield Warehouse(self.kind, connection, self.raw_dataset, self.facts_dataset)
+            yield Warehouse(self.kind, connection, self.raw_dataset, self.facts_dataset, self.others)
         finally:
             connection.close()
 
@@ -185,8 +192,10 @@ class Harness:
         if self.kind != "postgres":
             return
         with psycopg2.connect(POSTGRES_DSN) as connection, connection.cursor() as cursor:
+            others = [name for dataset in self.others.values()
+                      for name in (dataset, f"{dataset}_staging")]
             for schema in (self.raw_dataset, f"{self.raw_dataset}_staging", self.facts_dataset,
-                           f"{self.facts_dataset}_full"):
+                           f"{self.facts_dataset}_full", *others):
                 cursor.execute(f"drop schema if exists {schema} cascade")
 
 

@@ -259,15 +259,23 @@ def test_version_is_the_installed_packages(tmp_path: Path) -> None:
     assert result.stdout.strip() == f"ccelt {declared.group(1)}"
 
 
-def test_sandbox_help_shows_every_switchs_default(tmp_path: Path) -> None:
-    result = ccelt("sandbox", "ujet", "--help", env={}, cwd=tmp_path)
+@pytest.mark.parametrize("source, defaults", [
+    ("ujet", (("--port", "8765"), ("--seed", "7"), ("--calls", "600"),
+              ("--requests-per-second", "1.0"), ("--max-per", "100"), ("--churn", "0"),
+              ("--fault-rate", "0.0"))),
+    ("chatwoot", (("--port", "8766"), ("--seed", "7"), ("--conversations", "120"),
+                  ("--requests-per-second", "50.0"), ("--churn", "0"), ("--fault-rate", "0.0"))),
+])
+def test_sandbox_help_shows_every_switchs_default(tmp_path: Path, source: str,
+                                                  defaults: tuple[tuple[str, str], ...]) -> None:
+    result = ccelt("sandbox", source, "--help", env={}, cwd=tmp_path)
 
     assert result.returncode == 0
     help_text = " ".join(result.stdout.split())
-    for switch, default in (("--port", "8765"), ("--seed", "7"), ("--calls", "600"),
-                            ("--requests-per-second", "1.0"), ("--max-per", "100"),
-                            ("--churn", "0"), ("--fault-rate", "0.0")):
+    for switch, default in defaults:
         assert re.search(rf"{switch} \S+ .*?\(default: {re.escape(default)}\)", help_text), switch
+    # a switch without a fixed default says what happens instead of "(default: None)"
+    assert "(default: None)" not in help_text and "random when not given" in help_text
 
 
 def test_json_logs_are_one_object_per_line_with_secrets_redacted(harness, tmp_path: Path) -> None:

@@ -9,6 +9,10 @@ from typing import Any
 
 import pytest
 
+from pipelines.registry import instance
+from pipelines.runner import run_source
+from sources.chatwoot.sandbox.account import Account
+from sources.chatwoot.sandbox.server import SandboxOptions, SandboxServer
 from tests.e2e.conftest import Harness, require_postgres
 from tests.e2e.documents import DOCUMENTS, sql_blocks
 
@@ -38,12 +42,27 @@ def test_the_documents_hold_sql_examples() -> None:
     assert "README.md#1" in names and len(names) >= 4
 
 
+def load_chatwoot(h: Harness, server: SandboxServer) -> None:
+    """The same Chatwoot account into the harness's warehouse, facts built beside UJET's."""
+    dataset = "chatwoot" if h.kind == "duckdb" else f"chatwoot_{h.raw_dataset.split('_')[-1]}"
+    h.others["chatwoot"] = dataset
+    run_source(instance("chatwoot"), pipeline_name=f"{dataset}_{h.kind}", dataset_name=dataset,
+               destination=h.destination(),
+               source_args=dict(base_url=server.base_url, account_id=server.account.account_id,
+                                api_access_token=server.options.api_access_token,
+                                requests_per_second=1000),
+               transform=h.settings("UTC"))
+
+
 def test_every_documented_query_gives_the_same_answer_on_duckdb_and_postgres(harness) -> None:
     require_postgres()
     duck: Harness = harness()
     postgres: Harness = harness(sandbox=duck.sandbox, warehouse="postgres")
     duck.run(transform="UTC")
     postgres.run(transform="UTC")
+    with SandboxServer(Account(seed=5), SandboxOptions()) as chatwoot:
+        for h in (duck, postgres):
+            load_chatwoot(h, chatwoot)
 
     answered = 0
     for name, sql in examples():

@@ -116,7 +116,9 @@ def test_every_statement_of_a_build_is_valid_bigquery_sql(state: Optional[str]) 
         assert any(s.lower().startswith("insert into") for s in written)
     for statement in client.statements:
         statement = re.sub(r"/\*.*?\*/", "", statement, flags=re.S)   # model headers
-        found = [word for word in NOT_BIGQUERY if word in statement.upper()]
+        # what string literals say is data ('Channel::Email'), not syntax
+        code = re.sub(r"'(?:[^']|'')*'", "''", statement)
+        found = [word for word in NOT_BIGQUERY if word in code.upper()]
         assert not found, f"{found} in: {statement[:300]}"
         assert '"' not in statement, f"a double-quoted name is a string in BigQuery: {statement[:300]}"
         assert "ccelt_" not in statement.lower().replace("_ccelt_", ""), statement

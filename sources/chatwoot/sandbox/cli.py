@@ -9,7 +9,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = ("Serve a generated Chatwoot account until interrupted. Switches"
                           " reproduce what real accounts do to clients.")
     parser.add_argument("--port", type=int, default=8766, help="port on 127.0.0.1")
-    parser.add_argument("--token", default=None,
+    parser.add_argument("--token", default=argparse.SUPPRESS,
                         help="api_access_token to accept (random when not given)")
     parser.add_argument("--seed", type=int, default=7, help="makes the generated data repeatable")
     parser.add_argument("--days", type=float, default=14, help="days of history")
@@ -34,7 +34,7 @@ def serve(args: argparse.Namespace) -> int:
     options = SandboxOptions(requests_per_second=args.requests_per_second or None,
                              churn_per_request=args.churn, fault_rate=args.fault_rate,
                              seed=args.seed)
-    if args.token:
+    if getattr(args, "token", None):
         options.api_access_token = args.token
     account = Account(seed=args.seed, size=AccountSize(days=args.days,
                                                        conversations=args.conversations,

@@ -10,7 +10,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = ("Serve a generated UJET tenant (plus the vendor's own sample records)"
                           " until interrupted. Switches reproduce what real tenants do to clients.")
     parser.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1")
-    parser.add_argument("--token", default=None, help="API token to accept (default: random)")
+    parser.add_argument("--token", default=argparse.SUPPRESS, help="API token to accept (random when not given)")
     parser.add_argument("--seed", type=int, default=7, help="makes the generated data repeatable")
     parser.add_argument("--days", type=float, default=7, help="days of history")
     parser.add_argument("--calls", type=int, default=600, help="calls generated")
@@ -52,7 +52,7 @@ def serve(args: argparse.Namespace) -> int:
         fault_rate=args.fault_rate,
         seed=args.seed,
     )
-    if args.token:
+    if getattr(args, "token", None):
         options.api_token = args.token
     size = TenantSize(days=args.days, agents=args.agents, calls=args.calls, chats=args.chats,
                       emails=args.emails)

@@ -1,7 +1,9 @@
 -- materialized: view
--- calls, chats and emails in one shape
+-- every source's contacts in one shape: UJET calls, chats and emails; Chatwoot conversations
 select * from contact_center.stg_ujet__calls
 union all
 select * from contact_center.stg_ujet__chats
 union all
 select * from contact_center.stg_ujet__emails
+union all
+select * from contact_center.stg_chatwoot__conversations

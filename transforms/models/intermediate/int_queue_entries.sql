@@ -9,6 +9,8 @@ with entries as (
     select * from contact_center.stg_ujet__chat_queue_durations
     union all
     select * from contact_center.stg_ujet__email_queue_durations
+    union all
+    select * from contact_center.int_chatwoot__queue_entries
 )
 
 select
@@ -23,6 +25,7 @@ select
     entries.queue_seconds,
     entries.service_level_event,
     entries.started_at,
+    entries.answered,
     ccelt_floor15(ccelt_local(entries.started_at)) as interval_start,
     contacts.load_id
 from entries

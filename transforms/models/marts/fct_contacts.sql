@@ -1,7 +1,7 @@
 -- materialized: incremental
 -- unique_key: source, channel, contact_id
 -- changes: contacts
--- tests: unique(source, channel, contact_id); not_null(source, channel, contact_id, is_handled, is_abandoned, local_date, interval_start); non_negative(queue_seconds, duration_seconds, transfer_count, handle_segments); references(agent_id, dim_agents.agent_id)
+-- tests: unique(source, channel, contact_id); not_null(source, channel, contact_id, is_handled, is_abandoned, local_date, interval_start); non_negative(queue_seconds, duration_seconds, transfer_count, handle_segments, first_response_seconds); references(agent_id, dim_agents.agent_id)
 -- one row per call, chat and email
 with transfers as (
     select source, channel, contact_id, cast(count(*) as bigint) as transfer_count
@@ -39,10 +39,16 @@ select
     contacts.fail_reason,
     coalesce(transfers.transfer_count, 0) as transfer_count,
     coalesce(segments.handle_segments, 0) as handle_segments,
-    coalesce(segments.handle_segments, 0) > 0 as is_handled,
+    contacts.first_response_seconds,
+    -- handled: an agent worked it (UJET: a handle segment; Chatwoot: an agent replied)
+    coalesce(contacts.replied, coalesce(segments.handle_segments, 0) > 0) as is_handled,
     -- abandoned: nobody handled it and the customer gave up waiting in queue; in-menu
-    -- abandons, failures, deflections and voicemails are not abandons, emails never are
+    -- abandons, failures, deflections and voicemails are not abandons, emails never are;
+    -- a Chatwoot chat or messaging conversation resolved without a reply is one
     case
+        when contacts.replied is not null
+            then not contacts.replied and contacts.status = 'resolved'
+                and contacts.channel in ('chat', 'messaging')
         when coalesce(segments.handle_segments, 0) > 0 then false
         when contacts.channel = 'call' and contacts.fail_reason = 'eu_abandoned' then true
         when contacts.channel = 'chat' and contacts.status = 'canceled' then true

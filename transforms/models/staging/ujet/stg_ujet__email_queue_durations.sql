@@ -12,5 +12,7 @@ select
     lang,
     service_level_event,
     started_at,
-    ended_at
+    ended_at,
+    -- an agent took the contact from this queue entry
+    agent_id is not null as answered
 from ujet.emails__queue_durations

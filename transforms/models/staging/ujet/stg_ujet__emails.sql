@@ -21,5 +21,8 @@ select
     email_duration as duration_seconds,
     cast(null as bigint) as rating,
     cast(null as text) as fail_reason,
-    _dlt_load_id as load_id
+    _dlt_load_id as load_id,
+    -- handled and answered are told by handle segments, not by a first reply (see fct_contacts)
+    cast(null as double) as first_response_seconds,
+    cast(null as boolean) as replied
 from ujet.emails

@@ -1,0 +1,134 @@
+"""Chatwoot conversations in the shared facts, as docs/metrics.md ("Across sources") maps
+them: expected rows computed here from the sandbox account, not by the models."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime, timezone
+from typing import Any, Optional
+from zoneinfo import ZoneInfo
+
+import duckdb
+
+from sources.chatwoot.sandbox.account import Account, Conversation
+from tests.e2e.chatwoot_harness import chatwoot  # noqa: F401 (the fixture)
+from transforms.runner import build
+
+ZONE = "America/New_York"
+CHANNELS = {1: "chat", 2: "email", 3: "messaging", 4: "chat"}
+"""Inbox -> channel: web widget and API are chat, email is email, WhatsApp is messaging."""
+CLASSES = {1: "Channel::WebWidget", 2: "Channel::Email", 3: "Channel::Whatsapp", 4: "Channel::Api"}
+MARTS = ("fct_contacts", "fct_queue_interval", "fct_agent_daily", "fct_agent_status_daily",
+         "dim_agents", "dim_queues")
+
+
+def local(epoch: float) -> datetime:
+    return datetime.fromtimestamp(int(epoch), timezone.utc).astimezone(ZoneInfo(ZONE))
+
+
+def interval(epoch: float) -> datetime:
+    moment = local(epoch)
+    return moment.replace(minute=moment.minute // 15 * 15, second=0, tzinfo=None)
+
+
+def first_response(c: Conversation) -> Optional[float]:
+    if c.first_reply_created_at is None:
+        return None
+    return float(int(c.first_reply_created_at) - int(c.created_at))
+
+
+def expected_contact(c: Conversation) -> dict[str, Any]:
+    replied = c.first_reply_created_at is not None
+    channel = CHANNELS[c.inbox_id]
+    return {
+        "contact_id": c.display_id, "channel": channel, "contact_type": CLASSES[c.inbox_id],
+        "status": c.status, "agent_id": c.assignee_id, "queue_id": c.inbox_id,
+        "end_user_id": c.contact_id, "local_date": local(c.created_at).date(),
+        "interval_start": interval(c.created_at),
+        "ended_at": (datetime.fromtimestamp(int(c.last_activity_at), timezone.utc)
+                     if c.status == "resolved" else None),
+        "first_response_seconds": first_response(c),
+        "is_handled": replied,
+        "is_abandoned": (not replied and c.status == "resolved" and channel in ("chat", "messaging")),
+        "queue_seconds": None, "transfer_count": 0, "handle_segments": 0,
+    }
+
+
+def service_level(c: Conversation) -> str:
+    if any(e["event_type"] == "frt" for e in c.sla_events):
+        return "not_in_sla"
+    if c.sla_policy_id and c.first_reply_created_at is not None:
+        return "in_sla"
+    return "excluded"
+
+
+def normalized(row: dict[str, Any]) -> dict[str, Any]:
+    out = dict(row)
+    for key, value in out.items():
+        if isinstance(value, datetime) and value.tzinfo is not None:
+            out[key] = value.astimezone(timezone.utc)
+    return out
+
+
+def rows(database: Any, sql: str) -> list[dict[str, Any]]:
+    with duckdb.connect(str(database), read_only=True) as connection:
+        connection.execute("set timezone = 'UTC'")
+        cursor = connection.execute(sql)
+        names = [d[0] for d in cursor.description]
+        return [normalized(dict(zip(names, row))) for row in cursor.fetchall()]
+
+
+def assert_facts_match(account: Account, database: Any) -> None:
+    conversations = account.snapshot()
+    columns = ", ".join(expected_contact(next(iter(conversations.values()))))
+    loaded = {r["contact_id"]: r for r in rows(
+        database, f"select {columns} from contact_center.fct_contacts where source = 'chatwoot'")}
+    expected = {c.display_id: expected_contact(c) for c in conversations.values()}
+    assert set(loaded) == set(expected)
+    wrong = {key: {c: (want[c], loaded[key][c]) for c in want if want[c] != loaded[key][c]}
+             for key, want in expected.items() if want != loaded[key]}
+    assert wrong == {}, list(wrong.items())[:3]
+
+    counts: Counter[tuple[Any, ...]] = Counter()
+    for c in conversations.values():
+        key = (interval(c.created_at), CHANNELS[c.inbox_id], c.inbox_id)
+        counts[key + ("entries",)] += 1
+        counts[key + ("answered",)] += c.first_reply_created_at is not None
+        counts[key + (service_level(c),)] += 1
+    loaded_counts: Counter[tuple[Any, ...]] = Counter()
+    for r in rows(database, "select interval_start, channel, queue_id, entries, answered, in_sla,"
+                            " not_in_sla, sla_excluded from contact_center.fct_queue_interval"
+                            " where source = 'chatwoot'"):
+        key = (r["interval_start"], r["channel"], r["queue_id"])
+        for name, column in (("entries", "entries"), ("answered", "answered"), ("in_sla", "in_sla"),
+                             ("not_in_sla", "not_in_sla"), ("excluded", "sla_excluded")):
+            if r[column]:
+                loaded_counts[key + (name,)] += r[column]
+    assert +loaded_counts == +counts
+
+
+def test_conversations_are_contacts_and_queue_entries_and_incremental_equals_full(chatwoot) -> None:
+    cw = chatwoot()
+    cw.run(transform=ZONE)
+    assert_facts_match(cw.account, cw.database)
+
+    for kind in ("new_message", "change_status", "sla_miss", "new_conversation", "receipt"):
+        cw.account.churn(4, (kind,))
+    summary = cw.run(transform=ZONE)
+
+    assert summary.transform is not None and summary.transform.mode == "incremental"
+    assert_facts_match(cw.account, cw.database)
+    build(cw.pipeline(), _settings("_full"), sources=[cw.raw_source()], full_refresh=True)
+    with duckdb.connect(str(cw.database), read_only=True) as connection:
+        for mart in MARTS:
+            for left, right in (("contact_center", "contact_center_full"),
+                                ("contact_center_full", "contact_center")):
+                extra = connection.execute(
+                    f"select * from {left}.{mart} except all select * from {right}.{mart}").fetchall()
+                assert extra == [], f"{mart}: rows in {left} but not in {right}: {extra[:3]}"
+
+
+def _settings(suffix: str) -> Any:
+    from transforms.settings import TransformSettings
+
+    return TransformSettings(ZONE, dataset="contact_center" + suffix)
