@@ -1,10 +1,10 @@
 """Measure 7: the Chatwoot source's cost in requests and time (issue 14).
 
 A sandbox account in its own process, read by `ccelt run chatwoot` at a request budget below
-the account's rate limit: the backfill's requests against their floor (every list page plus
-the empty one after it, and one request per thread of up to 1,000 messages) and its wall time
-against requests ÷ rate; then a run with nothing changed, whose floor is the window's one
-answer plus one page per unresolved status holding a conversation with an SLA policy.
+the account's rate limit: the backfill's requests against their floor (every list page, and
+one request per thread of up to 1,000 messages) and its wall time against requests ÷ rate;
+then a run with nothing changed, whose floor is the window's one answer plus the pages of each
+unresolved status's list down to its oldest conversation with an SLA policy.
 """
 
 from __future__ import annotations
@@ -133,9 +133,13 @@ def _floors(database: Path) -> tuple[int, int]:
             "select coalesce(sum(n // 1000 + 1), 0) from (select c.id, count(m.id) as n"
             " from chatwoot.conversations c left join chatwoot.messages m"
             " on m.conversation_id = c.id group by c.id)").fetchone()[0]
+        # the SLA pass pages an unresolved status's list, newest first, down to its oldest
+        # watched conversation (one with an SLA policy)
         watched = connection.execute(
-            "select status, count(*) from chatwoot.conversations where status <> 'resolved'"
-            " and sla_policy_id is not null group by status").fetchall()
-    backfill = math.ceil(conversations / LIST_PAGE) + 1 + int(threads)
-    unchanged = 1 + sum(count // LIST_PAGE + 1 for _, count in watched)
+            "select status, count(*) from chatwoot.conversations c where status <> 'resolved'"
+            " and created_at >= (select min(created_at) from chatwoot.conversations w"
+            " where w.status = c.status and w.sla_policy_id is not null)"
+            " group by status").fetchall()
+    backfill = math.ceil(conversations / LIST_PAGE) + int(threads)
+    unchanged = 1 + sum(math.ceil(count / LIST_PAGE) for _, count in watched)
     return backfill, unchanged

@@ -238,9 +238,11 @@ class Reader:
         if self.sla_refresh and self.sla:
             # a status change moves `updated_at`, so each watched conversation is still in the
             # status it was last read in (or in the window's answer): only those lists
-            statuses = [s for s in UNRESOLVED if any(w[0] == s for w in self.sla.values())]
-            for status in statuses:
-                for record in self._whole_list({"status": status}):
+            for status in UNRESOLVED:
+                watched = {key for key, (was, _) in self.sla.items() if was == status}
+                if not watched:
+                    continue
+                for record in self._watched_rows(status, watched):
                     key = str(record.get("id"))
                     if key in self.sla and self.sla[key][1] != _sla_digest(record):
                         # read later than the window's answer: the newer version wins
@@ -251,14 +253,18 @@ class Reader:
             yield from self._load([record], threads=updated)
         yield from self._commit(self.started.isoformat())
 
-    def _whole_list(self, params: dict[str, str]) -> Iterator[Record]:
-        """Every row of a list by page number; a row that moves to the front meanwhile may be
-        missed, and is caught by the next run (its change is in the window, or its SLA events
-        still differ)."""
-        number = 1
-        while True:
-            records, _ = self.api.page(number, params, label="conversations (sla refresh)")
-            yield from (r for r in records if isinstance(r, dict))
+    def _watched_rows(self, status: str, watched: set[str]) -> Iterator[Record]:
+        """The rows of one unresolved status, newest first, until every watched conversation
+        of that status was seen (or the list ends). New conversations join at the front and
+        push rows back, so a row may be seen twice but none is skipped; one that left the
+        status meanwhile moved `updated_at` and is in the next window."""
+        number, missing = 1, set(watched)
+        while missing:
+            records, _ = self.api.page(number, {"status": status, "sort_by": "created_at_desc"},
+                                       label="conversations (sla refresh)")
+            rows = [r for r in records if isinstance(r, dict)]
+            missing -= {str(r.get("id")) for r in rows}
+            yield from rows
             if not records or (self.page_size and len(records) < self.page_size):
                 return      # a page shorter than a full one is the last
             number += 1
