@@ -348,7 +348,7 @@ def measures(backfills: list[Backfill], speed: Optional[Throughput],
                       f" {chatwoot.backfill_requests:,} requests)", chatwoot.wall_ratio <= 1.10))
         rows.append(Measure(
             7, "Chatwoot run with nothing changed: requests (floor: the window's one answer and"
-               " a page per watched unresolved status)",
+               " the watched unresolved lists' pages)",
             "= floor", f"{chatwoot.unchanged_requests} (floor {chatwoot.unchanged_floor}:"
                        f" {', '.join(f'{k} {v}' for k, v in chatwoot.by_endpoint(chatwoot.unchanged).items())})",
             chatwoot.unchanged_requests <= chatwoot.unchanged_floor))
