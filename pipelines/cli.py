@@ -129,7 +129,8 @@ def _parser() -> argparse.ArgumentParser:
         description="Validate a source's settings and reach its API and the warehouse with one"
                     " cheap request each, loading nothing. Exit codes as for run.")
     check.add_argument("source", nargs="?", choices=list(SOURCES), metavar="SOURCE",
-                       help=f"the source to check (default: every source: {', '.join(SOURCES)})")
+                       help="the source to check (default: every configured source, or every source"
+                            f" when none is: {', '.join(SOURCES)})")
     check.add_argument("--tenant", default=None, metavar="NAME", help="check one tenant")
     check.add_argument("--destination", metavar="TYPE", default=None,
                        help="check this engine instead of the configured warehouse")
@@ -298,12 +299,21 @@ def _run_all(args: argparse.Namespace, redactor: _Redactor) -> int:
 def _check(args: argparse.Namespace, redactor: _Redactor) -> int:
     from pipelines.warehouse import check_warehouse
 
-    names = [args.source] if args.source else list(SOURCES)
+    import dlt
+
+    from pipelines.run_all import configured_instances
+
+    if args.source:
+        instances = [registry_instance(args.source, args.tenant)]
+    else:
+        # every source the configuration sets up; with none, every source, so that the
+        # messages name the keys to set
+        instances = (configured_instances(dlt.config.get("sources") or {}, os.environ)
+                     or [registry_instance(name, args.tenant) for name in SOURCES])
     command = "ccelt check" + (f" {args.source}" if args.source else "")
 
     def run() -> None:
-        for name in names:
-            instance = registry_instance(name, args.tenant)
+        for instance in instances:
             _CONTEXT["instance"] = instance
             redactor.add_source_secrets(instance)
             print(f"{instance.name}: {instance.check()}")
