@@ -22,10 +22,11 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Optional
 from urllib.parse import parse_qsl, urlsplit
 
+from sources.kit.sandbox import LoopbackServer
 from sources.chatwoot.sandbox.account import (
     ACTIVITY,
     INBOXES,
@@ -125,26 +126,21 @@ class _FixedWindow:
             return self.count <= self.limit
 
 
-class SandboxServer:
+class SandboxServer(LoopbackServer):
     """Serves an `Account` over HTTP on 127.0.0.1 in a background thread."""
+
+    thread_name = "chatwoot-sandbox"
+    requests: list[LoggedRequest]
 
     def __init__(self, account: Optional[Account] = None,
                  options: Optional[SandboxOptions] = None, port: int = 0) -> None:
         self.account = account or Account()
         self.options = options or SandboxOptions()
-        self.requests: list[LoggedRequest] = []
-        self._log_lock = threading.Lock()
         self._rng = random.Random(self.options.seed)
         self._served = 0
         self._window = (_FixedWindow(self.options.requests_per_second)
                         if self.options.requests_per_second else None)
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(self))
-        self._httpd.daemon_threads = True
-        self._thread: Optional[threading.Thread] = None
-
-    @property
-    def port(self) -> int:
-        return int(self._httpd.server_address[1])
+        super().__init__(_handler_for(self), "127.0.0.1", port)
 
     @property
     def base_url(self) -> str:
@@ -154,35 +150,6 @@ class SandboxServer:
     @property
     def api_root(self) -> str:
         return f"/api/v1/accounts/{self.account.account_id}/"
-
-    def start(self) -> SandboxServer:
-        self._thread = threading.Thread(target=self._httpd.serve_forever,
-                                        name="chatwoot-sandbox", daemon=True)
-        self._thread.start()
-        return self
-
-    def serve_forever(self) -> None:
-        self._httpd.serve_forever()
-
-    def stop(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        if self._thread:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> SandboxServer:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    def reset_log(self) -> None:
-        with self._log_lock:
-            self.requests.clear()
-
-    def log(self, entry: LoggedRequest) -> None:
-        with self._log_lock:
-            self.requests.append(entry)
 
     # -- answering ---------------------------------------------------------------------------
     def answer(self, path: str, params: list[tuple[str, str]], token: Optional[str]) -> Answer:

@@ -23,10 +23,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Optional
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+from sources.kit.sandbox import LoopbackServer
 from sources.ujet.sandbox.frozen import FrozenTenant
 from sources.ujet.sandbox.query import Bounds, QueryError, paginate, select
 from sources.ujet.sandbox.tenant import CONTACT_KINDS, Tenant
@@ -110,12 +111,15 @@ class _TokenBucket:
             return (1 - self.tokens) / self.rate
 
 
-class SandboxServer:
+class SandboxServer(LoopbackServer):
     """Serves a `Tenant` (or a `FrozenTenant`) over HTTP on 127.0.0.1 in a background thread.
 
     Use as a context manager, or `start()` / `stop()`. `base_url` is what a client sets as
     `sources.ujet.base_url`; `options.subdomain` and `options.api_token` are its credentials.
     """
+
+    thread_name = "ujet-sandbox"
+    requests: list[LoggedRequest]
 
     def __init__(self, tenant: Optional[Tenant | FrozenTenant] = None,
                  options: Optional[SandboxOptions] = None,
@@ -126,52 +130,15 @@ class SandboxServer:
         self.options = options or SandboxOptions()
         if self.frozen is not None and self.options.churn_per_request:
             raise ValueError("a frozen tenant cannot churn: its records do not change")
-        self.requests: list[LoggedRequest] = []
-        self._log_lock = threading.Lock()
         self._rng = random.Random(self.options.seed)
         self._served = 0
         self._bucket = (_TokenBucket(self.options.requests_per_second, self.options.burst)
                         if self.options.requests_per_second else None)
-        self._httpd = ThreadingHTTPServer((host, port), _handler_for(self))
-        self._httpd.daemon_threads = True
-        self._thread: Optional[threading.Thread] = None
-
-    @property
-    def port(self) -> int:
-        return int(self._httpd.server_address[1])
+        super().__init__(_handler_for(self), host, port)
 
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}{API_ROOT.rstrip('/')}"
-
-    def start(self) -> SandboxServer:
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="ujet-sandbox",
-                                        daemon=True)
-        self._thread.start()
-        return self
-
-    def serve_forever(self) -> None:
-        self._httpd.serve_forever()
-
-    def stop(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        if self._thread:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> SandboxServer:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    def reset_log(self) -> None:
-        with self._log_lock:
-            self.requests.clear()
-
-    def _log(self, entry: LoggedRequest) -> None:
-        with self._log_lock:
-            self.requests.append(entry)
 
     # -- answering --------------------------------------------------------------------------
     def answer(self, path: str, params: list[tuple[str, str]],
@@ -330,7 +297,7 @@ def _handler_for(sandbox: SandboxServer) -> type[BaseHTTPRequestHandler]:
             answer = sandbox.answer(url.path, params, self.headers.get("Authorization"))
             if url.path.removeprefix(API_ROOT) in sandbox.options.latin1_endpoints:
                 answer.body = answer.encoded().decode("utf-8").encode("latin-1", errors="replace")
-            sandbox._log(LoggedRequest(url.path.removeprefix(API_ROOT), tuple(params),
+            sandbox.log(LoggedRequest(url.path.removeprefix(API_ROOT), tuple(params),
                                        answer.status, answer.fault, arrived))
             if sandbox.options.latency:
                 time.sleep(sandbox.options.latency)
