@@ -13,6 +13,7 @@ import duckdb
 from sources.chatwoot.sandbox.account import Account, Conversation
 from tests.e2e.chatwoot_harness import chatwoot  # noqa: F401 (the fixture)
 from transforms.runner import build
+from transforms.settings import TransformSettings
 
 ZONE = "America/New_York"
 CHANNELS = {1: "chat", 2: "email", 3: "messaging", 4: "chat"}
@@ -118,7 +119,7 @@ def test_conversations_are_contacts_and_queue_entries_and_incremental_equals_ful
 
     assert summary.transform is not None and summary.transform.mode == "incremental"
     assert_facts_match(cw.account, cw.database)
-    build(cw.pipeline(), _settings("_full"), sources=[cw.raw_source()], full_refresh=True)
+    build(cw.pipeline(), TransformSettings(ZONE, dataset="contact_center_full"), sources=[cw.raw_source()], full_refresh=True)
     with duckdb.connect(str(cw.database), read_only=True) as connection:
         for mart in MARTS:
             for left, right in (("contact_center", "contact_center_full"),
@@ -126,9 +127,3 @@ def test_conversations_are_contacts_and_queue_entries_and_incremental_equals_ful
                 extra = connection.execute(
                     f"select * from {left}.{mart} except all select * from {right}.{mart}").fetchall()
                 assert extra == [], f"{mart}: rows in {left} but not in {right}: {extra[:3]}"
-
-
-def _settings(suffix: str) -> Any:
-    from transforms.settings import TransformSettings
-
-    return TransformSettings(ZONE, dataset="contact_center" + suffix)

@@ -111,7 +111,6 @@ class Account:
              "next_response_time_threshold": 1200, "resolution_time_threshold": 14400},
         ]
         self.conversations: dict[int, Conversation] = {}
-        self.deleted: set[int] = set()
         self._generate()
 
     # -- the clock ---------------------------------------------------------------------------
