@@ -163,7 +163,21 @@ CHATWOOT = SourceSpec(
     check="sources.chatwoot:check_connection",
 )
 
-SOURCES: dict[str, SourceSpec] = {spec.name: spec for spec in (UJET, CHATWOOT)}
+ALVARIA = SourceSpec(
+    name="alvaria",
+    title="Alvaria Cloud EmailQueue",
+    source="sources.alvaria:alvaria_source",
+    sandbox="sources.alvaria.sandbox.cli",
+    settings=("org_id", "base_url", "token_url", "client_id", "requests_per_second",
+              "page_size", "extended_info", "max_passes", "timeout", "max_attempts",
+              "retry_backoff", "allow_insecure_http", "pii", "pii_fields", "load_every",
+              "load_every_rows"),
+    secrets=("client_secret", "api_key", "pii_salt"),
+    summary="Snapshot the live e-mail queue of an Alvaria organisation and track each e-mail.",
+    check="sources.alvaria:check_connection",
+)
+
+SOURCES: dict[str, SourceSpec] = {spec.name: spec for spec in (UJET, CHATWOOT, ALVARIA)}
 """Every source, by name. A new vendor is one entry here and its room under sources/."""
 
 _TENANT = re.compile(r"^[a-z][a-z0-9_]{0,39}$")

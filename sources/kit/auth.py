@@ -63,6 +63,7 @@ class OAuth2ClientCredentials(httpx.Auth):
         token_url: the tenant's token endpoint.
         scope: the scope asked for, e.g. `emailqueueapi`.
         renew_before: seconds of a token's life given up to avoid using it as it expires.
+        hint: what to check when the token endpoint refuses, naming the vendor's settings.
         clock: `time.monotonic` (tests pass their own).
     """
 
@@ -70,12 +71,14 @@ class OAuth2ClientCredentials(httpx.Auth):
 
     def __init__(self, token_url: str, client_id: str, client_secret: str, *,
                  scope: Optional[str] = None, renew_before: float = 60.0,
+                 hint: str = "check client_id, client_secret and token_url",
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.token_url = token_url
         self.client_id = client_id
         self._client_secret = client_secret
         self.scope = scope
         self.renew_before = renew_before
+        self.hint = hint
         self._clock = clock
         self._token: Optional[str] = None
         self._expires_at = 0.0
@@ -119,8 +122,7 @@ class OAuth2ClientCredentials(httpx.Auth):
         if response.status_code != 200:
             raise AuthenticationError(
                 f"the OAuth2 token endpoint {httpx.URL(self.token_url).host} refused the client"
-                f" credentials (HTTP {response.status_code}): check client_id, client_secret and"
-                " token_url")
+                f" credentials (HTTP {response.status_code}): {self.hint}")
         try:
             body = response.json()
             token = str(body["access_token"])
@@ -130,7 +132,8 @@ class OAuth2ClientCredentials(httpx.Auth):
                 f"the OAuth2 token endpoint {httpx.URL(self.token_url).host} answered without"
                 " an access_token") from None
         self._token = token
-        self._expires_at = self._clock() + max(0.0, lifetime - self.renew_before)
+        # a short-lived token (minutes) gives up a tenth of its life, not a whole minute
+        self._expires_at = self._clock() + lifetime - min(self.renew_before, lifetime / 10)
         self.tokens_fetched += 1
 
     def _token_request(self, *, form: bool) -> httpx.Request:

@@ -57,3 +57,49 @@ class LoopbackServer:
     def log(self, entry: Any) -> None:
         with self._log_lock:
             self.requests.append(entry)
+
+
+class FaultSchedule:
+    """Which request a sandbox answers badly: every `every`-th (cycling through `kinds`), a
+    random share `rate` of them, or (`fail_after`) every one after that many."""
+
+    def __init__(self, kinds: tuple[str, ...], *, every: int = 0, rate: float = 0.0,
+                 fail_after: Optional[int] = None, seed: int = 1) -> None:
+        import random
+
+        self.kinds, self.every, self.rate, self.fail_after = kinds, every, rate, fail_after
+        self._rng = random.Random(seed)
+        self._served = 0
+        self._lock = threading.Lock()
+
+    def next(self) -> Optional[str]:
+        """The fault for the request being answered now, or None."""
+        with self._lock:
+            self._served += 1
+            if self.fail_after is not None and self._served > self.fail_after:
+                return self.kinds[0]
+            if self.every and self._served % self.every == 0:
+                return self.kinds[(self._served // self.every - 1) % len(self.kinds)]
+            if self.rate and self._rng.random() < self.rate:
+                return self._rng.choice(self.kinds)
+            return None
+
+
+class FixedWindow:
+    """A rate limit of `limit` requests per wall-clock second, refused ones counted too (as
+    rack-attack and API gateways count)."""
+
+    def __init__(self, limit: float) -> None:
+        import time
+
+        self._time = time.time
+        self.limit, self.window, self.count = limit, int(self._time()), 0
+        self._lock = threading.Lock()
+
+    def allows(self) -> bool:
+        with self._lock:
+            now = int(self._time())
+            if now != self.window:
+                self.window, self.count = now, 0
+            self.count += 1
+            return self.count <= self.limit
