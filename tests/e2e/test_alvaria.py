@@ -152,7 +152,7 @@ def test_a_failed_run_loads_no_partial_snapshot(alvaria) -> None:
     assert_active_rows_match_the_queue(av)
 
 
-def _cli(av, tmp_path: Path, **settings: str) -> subprocess.CompletedProcess[str]:
+def _cli(av, tmp_path: Path, *command: str, **settings: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SOURCES__", "DESTINATION__"))}
     env.update({f"SOURCES__ALVARIA__{k.upper()}": str(v)
                 for k, v in av.server.source_args().items()})
@@ -161,7 +161,7 @@ def _cli(av, tmp_path: Path, **settings: str) -> subprocess.CompletedProcess[str
                DESTINATION__WAREHOUSE__DESTINATION_TYPE="duckdb",
                DESTINATION__WAREHOUSE__CREDENTIALS=str(av.database))
     return subprocess.run([sys.executable, "-m", "pipelines.cli", "--log-level", "DEBUG",
-                           "run", "alvaria"], env=env, cwd=tmp_path, capture_output=True,
+                           *(command or ("run", "alvaria"))], env=env, cwd=tmp_path, capture_output=True,
                           text=True, timeout=240)
 
 
@@ -219,3 +219,17 @@ def test_no_secret_or_token_and_under_drop_no_address_reaches_output_disk_or_war
                        av.rows("select state from alvaria._dlt_pipeline_state"))
     assert "42235" in dumped
     assert [s for s in [*secrets, *personal] if s in dumped] == []
+
+
+def test_check_takes_a_token_and_one_page_of_one_email_and_loads_nothing(
+        alvaria, tmp_path: Path) -> None:
+    av = alvaria(emails=12)
+
+    result = _cli(av, tmp_path, "check", "alvaria")
+
+    assert result.returncode == 0, result.stderr
+    assert "12 e-mails active now" in result.stdout
+    assert [(r.path.rsplit("/", 1)[-1], r.param("maxResults")) for r in av.server.requests] == [
+        ("token", None), ("emails", "1")]
+    secrets = [av.server.options.client_secret, av.server.options.api_key, *av.server._tokens]
+    assert [s for s in secrets if s in result.stdout + result.stderr] == []

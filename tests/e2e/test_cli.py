@@ -265,6 +265,9 @@ def test_version_is_the_installed_packages(tmp_path: Path) -> None:
               ("--fault-rate", "0.0"))),
     ("chatwoot", (("--port", "8766"), ("--seed", "7"), ("--conversations", "120"),
                   ("--requests-per-second", "50.0"), ("--churn", "0"), ("--fault-rate", "0.0"))),
+    ("alvaria", (("--port", "8767"), ("--seed", "7"), ("--emails", "60"), ("--page-cap", "100"),
+                 ("--token-lifetime", "3600.0"), ("--requests-per-second", "20.0"),
+                 ("--churn", "0"), ("--churn-before-offset", "0"), ("--fault-rate", "0.0"))),
 ])
 def test_sandbox_help_shows_every_switchs_default(tmp_path: Path, source: str,
                                                   defaults: tuple[tuple[str, str], ...]) -> None:

@@ -94,6 +94,28 @@ def test_oauth2_fetches_one_token_with_basic_client_auth_and_reuses_it_until_it_
     assert "shh-client-secret" not in repr(auth)
 
 
+def test_a_short_lived_token_gives_up_a_tenth_of_its_life_not_the_whole_minute() -> None:
+    answer, issued = token_endpoint([20, 20])
+    bearers: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if str(request.url) == TOKEN_URL:
+            return answer(request)
+        bearers.append(request.headers["Authorization"])
+        return httpx.Response(200, json={"ok": True})
+
+    clock = Clock()
+    api = client(handler, OAuth2ClientCredentials(TOKEN_URL, "client-a", "shh-client-secret",
+                                                  renew_before=60, clock=clock))
+    api.get("emails")
+    clock.now += 17.9               # 20 s minus a tenth: still the first token
+    api.get("emails")
+    clock.now += 0.2
+    api.get("emails")
+
+    assert bearers == ["Bearer token-1", "Bearer token-1", "Bearer token-2"]
+
+
 def test_oauth2_renews_once_on_a_401_and_then_reports_the_apis_refusal() -> None:
     answer, issued = token_endpoint([3600])
     accepted = {"token-2"}

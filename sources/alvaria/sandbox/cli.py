@@ -10,6 +10,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                           " an OAuth2 token endpoint) until interrupted. Switches reproduce what"
                           " a busy queue and a real gateway do to clients.")
     parser.add_argument("--port", type=int, default=8767, help="port on 127.0.0.1")
+    parser.add_argument("--client-secret", default=argparse.SUPPRESS,
+                        help="OAuth2 client secret to accept (random when not given)")
+    parser.add_argument("--api-key", default=argparse.SUPPRESS,
+                        help="x-api-key to accept (random when not given)")
     parser.add_argument("--seed", type=int, default=7, help="makes the generated data repeatable")
     parser.add_argument("--emails", type=int, default=60, help="e-mails active at the start")
     parser.add_argument("--agents", type=int, default=10, help="agents generated")
@@ -46,6 +50,10 @@ def serve(args: argparse.Namespace) -> int:
                              churn_per_request=args.churn,
                              churn_before_offset=args.churn_before_offset,
                              fault_rate=args.fault_rate, seed=args.seed)
+    if getattr(args, "client_secret", None):
+        options.client_secret = args.client_secret
+    if getattr(args, "api_key", None):
+        options.api_key = args.api_key
     server = SandboxServer(organisation, options, port=args.port)
     stop = threading.Event()
     if args.work_every > 0:
