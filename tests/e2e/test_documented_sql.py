@@ -11,6 +11,8 @@ import pytest
 
 from pipelines.registry import instance
 from pipelines.runner import run_source
+from sources.alvaria.sandbox.organisation import Organisation
+from sources.alvaria.sandbox.server import SandboxServer as AlvariaSandbox
 from sources.chatwoot.sandbox.account import Account
 from sources.chatwoot.sandbox.server import SandboxOptions, SandboxServer
 from tests.e2e.conftest import Harness, require_postgres
@@ -54,6 +56,15 @@ def load_chatwoot(h: Harness, server: SandboxServer) -> None:
                transform=h.settings("UTC"))
 
 
+def load_alvaria(h: Harness, server: AlvariaSandbox) -> None:
+    """A snapshot of the same Alvaria organisation into the harness's warehouse."""
+    dataset = "alvaria" if h.kind == "duckdb" else f"alvaria_{h.raw_dataset.split('_')[-1]}"
+    h.others["alvaria"] = dataset
+    run_source(instance("alvaria"), pipeline_name=f"{dataset}_{h.kind}", dataset_name=dataset,
+               destination=h.destination(),
+               source_args=dict(server.source_args(), requests_per_second=1000))
+
+
 def test_every_documented_query_gives_the_same_answer_on_duckdb_and_postgres(harness) -> None:
     require_postgres()
     duck: Harness = harness()
@@ -63,6 +74,13 @@ def test_every_documented_query_gives_the_same_answer_on_duckdb_and_postgres(har
     with SandboxServer(Account(seed=5), SandboxOptions()) as chatwoot:
         for h in (duck, postgres):
             load_chatwoot(h, chatwoot)
+    with AlvariaSandbox(Organisation(seed=5)) as alvaria:
+        # the same two snapshots, with the same work done between them, into each warehouse
+        for h in (duck, postgres):
+            load_alvaria(h, alvaria)
+        alvaria.organisation.churn(40)
+        for h in (duck, postgres):
+            load_alvaria(h, alvaria)
 
     answered = 0
     for name, sql in examples():
