@@ -6,6 +6,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Optional
 
+from benchmarks.alvaria import AlvariaRuns
 from benchmarks.chatwoot import ChatwootRuns
 from benchmarks.suite import INCREMENTAL, Backfill, Measure, Scale, Throughput
 
@@ -27,7 +28,8 @@ def table(rows: list[Measure]) -> str:
 
 def markdown(rows: list[Measure], machine: dict[str, str], quick: bool, seconds: float,
              backfills: list[Backfill], speed: Optional[Throughput], grown: Optional[Scale],
-             chatwoot: Optional[ChatwootRuns] = None) -> str:
+             chatwoot: Optional[ChatwootRuns] = None,
+             alvaria: Optional[AlvariaRuns] = None) -> str:
     today = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     mode = "quick mode: smaller tenants than the targets name" if quick else "full mode"
     out = [
@@ -57,6 +59,8 @@ def markdown(rows: list[Measure], machine: dict[str, str], quick: bool, seconds:
         out += _scale_section(grown)
     if chatwoot is not None:
         out += _chatwoot_section(chatwoot)
+    if alvaria is not None:
+        out += _alvaria_section(alvaria)
     out += ["", NOTES.read_text().strip(), ""]
     return "\n".join(out)
 
@@ -161,3 +165,25 @@ def _chatwoot_section(runs: ChatwootRuns) -> list[str]:
         f" {runs.unchanged.seconds:,.1f} s, {runs.unchanged_requests} requests, floor"
         f" {runs.unchanged_floor}.",
     ]
+
+
+def _alvaria_section(runs: AlvariaRuns) -> list[str]:
+    def line(name: str, snapshot: object) -> str:
+        from benchmarks.alvaria import Snapshot
+        assert isinstance(snapshot, Snapshot)
+        return (f"| {name} | {snapshot.total_items:,} | {snapshot.captured:,} | {snapshot.requests}"
+                f" | {snapshot.floor} | {snapshot.passes} | {snapshot.relinked}"
+                f" | {'yes' if snapshot.consistent else 'no'} |")
+
+    out = ["", f"## Alvaria snapshots at a cap of {runs.page_cap}", "",
+           f"Organisation: about {runs.emails:,} active e-mails, pages capped at {runs.page_cap}"
+           f" whatever `maxResults` asks; {len(runs.quiet)} runs of `ccelt run alvaria"
+           " --no-transform` per condition (the first is the backfill). Standing still: agents"
+           " work between runs, not during a read. Moving: after every page served, two changes"
+           " anywhere and one completion and one arrival ahead of the page. Each run took"
+           f" {runs.seconds_per_run:,.1f} s on average with the process.", "",
+           "| run | reported | captured | requests | floor | passes | pages re-read | consistent |",
+           "|---|---|---|---|---|---|---|---|"]
+    out += [line(f"standing still {i + 1}", s) for i, s in enumerate(runs.quiet)]
+    out += [line(f"moving {i + 1}", s) for i, s in enumerate(runs.churning)]
+    return out

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
+from benchmarks.alvaria import AlvariaRuns
 from benchmarks.chatwoot import ChatwootRuns
 from benchmarks.harness import (
     PAGE_SIZE,
@@ -76,13 +77,16 @@ class Plan:
     scale: tuple[TenantShape, TenantShape]
     chatwoot: tuple[float, int] = (10.0, 2_000)
     """Requests/s and conversations of the Chatwoot account."""
+    alvaria: tuple[int, int] = (5_000, 100)
+    """Active e-mails and page cap of the Alvaria organisation: n = c² / 2, the largest queue
+    for which the overlapping pages stay within the floor."""
 
     @classmethod
     def for_mode(cls, quick: bool) -> Plan:
         if quick:
             return cls(True, {1.0: 75, 10.0: 600}, TenantShape(5_000),
                        (TenantShape(10_000, days=3.65), TenantShape(100_000, days=36.5)),
-                       (10.0, 300))
+                       (10.0, 300), (1_000, 100))
         return cls(False, {1.0: 300, 10.0: 3_000}, TenantShape(20_000),
                    (TenantShape(100_000, days=36.5), TenantShape(1_000_000, days=365)))
 
@@ -289,7 +293,8 @@ def _mb(value: float) -> str:
 
 
 def measures(backfills: list[Backfill], speed: Optional[Throughput],
-             grown: Optional[Scale], chatwoot: Optional[ChatwootRuns] = None) -> list[Measure]:
+             grown: Optional[Scale], chatwoot: Optional[ChatwootRuns] = None,
+             alvaria: Optional[AlvariaRuns] = None) -> list[Measure]:
     """The results table: each target, what was measured, and whether it is met."""
     rows: list[Measure] = []
     for backfill in backfills:
@@ -352,4 +357,18 @@ def measures(backfills: list[Backfill], speed: Optional[Throughput],
             "= floor", f"{chatwoot.unchanged_requests} (floor {chatwoot.unchanged_floor}:"
                        f" {', '.join(f'{k} {v}' for k, v in chatwoot.by_endpoint(chatwoot.unchanged).items())})",
             chatwoot.unchanged_requests <= chatwoot.unchanged_floor))
+    if alvaria is not None:
+        for name, snapshots, target in (("standing still", alvaria.quiet, "≤ 1"),
+                                        ("moving under every page", alvaria.churning, "report")):
+            ratio = alvaria.ratio(snapshots)
+            rows.append(Measure(
+                8, f"Alvaria snapshot of ~{alvaria.emails:,} e-mails at a cap of"
+                   f" {alvaria.page_cap}, queue {name}: requests ÷ (⌈e-mails ÷ cap⌉ + 1)",
+                target, f"{ratio:.3f} ({', '.join(str(s.requests) for s in snapshots)} requests"
+                        f" for floors {', '.join(str(s.floor) for s in snapshots)};"
+                        f" {sum(s.consistent for s in snapshots)} of {len(snapshots)} consistent)",
+                ratio <= 1 if target == "≤ 1" else None))
+        rows.append(Measure(
+            8, "Alvaria state stored per run, per active e-mail (compressed)", "report",
+            f"{alvaria.state_bytes_per_email:,.0f} bytes", None))
     return rows
