@@ -1,8 +1,8 @@
 """Measure 8: the Alvaria source's requests per snapshot against their floor (issue 15).
 
 A sandbox organisation in its own process (`ccelt sandbox alvaria`), read by `ccelt run
-alvaria --no-transform` a few times: once with the queue standing still while it is read, and
-once with agents at work after every page served — changes anywhere, plus completions and
+alvaria --no-transform` a few times: once with the queue standing still, and once with
+agents at work after every page served — changes anywhere, plus completions and
 arrivals ahead of the page, which shift the list under the reader. The floor of a snapshot is
 ⌈active e-mails ÷ page cap⌉ + 1, the issue's figure. Also reported: the size of the state
 each run stores (the last snapshot, compressed) per active e-mail.
@@ -101,7 +101,7 @@ class AlvariaSandbox:
 
 
 def alvaria_runs(emails: int, page_cap: int) -> AlvariaRuns:
-    quiet, state, seconds = _snapshots(emails, page_cap, "--work-every", "0.05")
+    quiet, state, seconds = _snapshots(emails, page_cap)
     churning, _, _ = _snapshots(emails, page_cap, "--churn", "2", "--churn-before-offset", "1")
     return AlvariaRuns(emails, page_cap, quiet, churning, state, seconds)
 
@@ -113,7 +113,6 @@ def _snapshots(emails: int, page_cap: int, *switches: str) -> tuple[list[Snapsho
         for _ in range(RUNS):
             command, report = ccelt(folder, "run", "alvaria", "--no-transform")
             seconds += run_measured(command, env, folder, report).check("alvaria run").seconds
-            time.sleep(0.5)     # agents work between runs (--work-every)
         return (*_read(folder / "warehouse.duckdb"), seconds / RUNS)
 
 

@@ -178,8 +178,8 @@ def _alvaria_section(runs: AlvariaRuns) -> list[str]:
     out = ["", f"## Alvaria snapshots at a cap of {runs.page_cap}", "",
            f"Organisation: about {runs.emails:,} active e-mails, pages capped at {runs.page_cap}"
            f" whatever `maxResults` asks; {len(runs.quiet)} runs of `ccelt run alvaria"
-           " --no-transform` per condition (the first is the backfill). Standing still: agents"
-           " work between runs, not during a read. Moving: after every page served, two changes"
+           " --no-transform` per condition (the first is the backfill). Standing still: nothing"
+           " changes. Moving: after every page served, two changes"
            " anywhere and one completion and one arrival ahead of the page. Each run took"
            f" {runs.seconds_per_run:,.1f} s on average with the process.", "",
            "| run | reported | captured | requests | floor | passes | pages re-read | consistent |",
