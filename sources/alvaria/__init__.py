@@ -2,7 +2,7 @@
 
 `alvaria_source` reads its settings under `sources.alvaria` (env `SOURCES__ALVARIA__*`). The
 API shows only the e-mails active now and keeps no history, so every run takes one exact
-snapshot of the list (`helpers/snapshot.py`) and compares it with the one before, kept in the
+snapshot of the list (the kit's `OffsetReader`) and compares it with the one before, kept in the
 resource's state (`helpers/journey.py`). One resource, `emails`, loads four tables:
 
 * `emails`, merged on `id`: every e-mail ever seen, as last seen, with when it was first
@@ -30,7 +30,6 @@ from dlt.sources import DltResource
 
 from sources.alvaria.helpers.client import AlvariaApi
 from sources.alvaria.helpers.journey import Tracked, observe, sequence_number
-from sources.alvaria.helpers.snapshot import SnapshotRead, SnapshotReader
 from sources.alvaria.settings import (
     CHANGE_COLUMNS,
     DEFAULT_BASE_URL,
@@ -52,11 +51,12 @@ from sources.alvaria.settings import (
 )
 from sources.kit.feeds import FetchSession, StateUpdate, take_from_feed
 from sources.kit.http import RetryPolicy
+from sources.kit.offset_paging import OffsetRead, OffsetReader
 from sources.kit.pages import Record
 from sources.kit.privacy import PiiPolicy, refuse_policy_change
 from sources.kit.progress import Progress
 from sources.kit.screening import QUARANTINE_HINTS, quarantine_row, screen
-from sources.kit.settings import require
+from sources.kit.settings import check_request_settings, require
 from sources.kit.state import pipeline_source_state
 
 logger = logging.getLogger(__name__)
@@ -110,8 +110,10 @@ def alvaria_source(
     policy = PiiPolicy(pii, dict(pii_fields or {}), pii_salt, fields=PII_FIELDS,
                        section="sources.alvaria")
     refuse_policy_change(pipeline_source_state(), policy)
-    _check_numbers(requests_per_second, page_size, max_passes, timeout, max_attempts,
-                   retry_backoff)
+    check_request_settings("sources.alvaria", requests_per_second=requests_per_second,
+                           timeout=timeout, max_attempts=max_attempts, retry_backoff=retry_backoff)
+    require(page_size >= 3, f"sources.alvaria.page_size must be at least 3, got {page_size}")
+    require(max_passes >= 1, f"sources.alvaria.max_passes must be at least 1, got {max_passes}")
     api = AlvariaApi.connect(
         org_id=org_id, base_url=base_url, token_url=token_url, client_id=client_id,
         client_secret=client_secret, api_key=api_key, requests_per_second=requests_per_second,
@@ -171,8 +173,8 @@ class SnapshotRun:
 
     def rows(self) -> Iterator[Any]:
         snapshot_at = pendulum.now("UTC")
-        read = SnapshotReader(self._page, self.page_size, overlap=PAGE_OVERLAP,
-                              max_passes=self.max_passes).read()
+        read = OffsetReader(self._page, self.page_size, version=_sequence,
+                            overlap=PAGE_OVERLAP, max_passes=self.max_passes).read()
         loadable, held = self._screen(read)
         observation = observe(self.previous, loadable, snapshot_at, self.previous_at)
         tracked = observation.tracked
@@ -194,21 +196,21 @@ class SnapshotRun:
                             (SNAPSHOTS, [_read_row(read, snapshot_at)])):
             if rows:
                 yield _appended(table, rows)
-        self.progress.add(len(read.emails))
+        self.progress.add(len(read.records))
         yield StateUpdate("active", tracked)
         yield StateUpdate("snapshot_at", snapshot_at.isoformat())
         self.progress.done()
         logger.info("alvaria: snapshot of %d e-mail(s) (%d reported) in %d request(s), %d"
                     " pass(es), %s; %d change(s) observed, %d left the queue",
-                    len(read.emails), read.total_items or 0, read.requests, read.passes,
+                    len(read.records), read.total_items or 0, read.requests, read.passes,
                     "consistent" if read.consistent else "NOT proven complete",
                     len(observation.changes), observation.left)
 
     def _page(self, start: int, max_results: int) -> tuple[list[Record], Optional[int]]:
         return self.api.page(start, max_results)
 
-    def _screen(self, read: SnapshotRead) -> tuple[dict[str, Record], list[Record]]:
-        rows, held = screen(read.emails.values(), resource=EMAILS, kind=EMAILS,
+    def _screen(self, read: OffsetRead) -> tuple[dict[str, Record], list[Record]]:
+        rows, held = screen(read.records.values(), resource=EMAILS, kind=EMAILS,
                             policy=self.policy)
         loadable: dict[str, Record] = {}
         for record in rows:
@@ -221,13 +223,19 @@ class SnapshotRun:
         return loadable, held
 
 
+def _sequence(record: Record) -> int:
+    """Which of two versions of an e-mail read in one run is newer."""
+    number = sequence_number(record.get("eventSequenceNumber"))
+    return -1 if number is None else number
+
+
 def held_ids(held: list[Record]) -> list[str]:
     return [str(row["record_id"]) for row in held if row.get("record_id") is not None]
 
 
-def _read_row(read: SnapshotRead, snapshot_at: pendulum.DateTime) -> Record:
+def _read_row(read: OffsetRead, snapshot_at: pendulum.DateTime) -> Record:
     return {"snapshot_at": snapshot_at, "total_items": read.total_items,
-            "total_items_at_end": read.total_items_at_end, "emails_captured": len(read.emails),
+            "total_items_at_end": read.total_items_at_end, "emails_captured": len(read.records),
             "passes": read.passes, "requests": read.requests, "consistent": read.consistent,
             "relinked_pages": read.relinked_pages, "shifted_pages": read.shifted_pages,
             "page_cap": read.page_cap, "read_seconds": round(read.read_seconds, 3)}
@@ -243,15 +251,3 @@ def _declare_tables() -> None:
     schema = dlt.current.source_schema()
     schema.update_table(new_table(EMAILS, columns=list(EMAIL_COLUMNS.values())))
 
-
-def _check_numbers(requests_per_second: float, page_size: int, max_passes: int, timeout: float,
-                   max_attempts: int, retry_backoff: float) -> None:
-    require(requests_per_second > 0, "sources.alvaria.requests_per_second must be positive,"
-            f" got {requests_per_second}")
-    require(page_size >= 2, f"sources.alvaria.page_size must be at least 2, got {page_size}")
-    require(max_passes >= 1, f"sources.alvaria.max_passes must be at least 1, got {max_passes}")
-    require(timeout > 0, f"sources.alvaria.timeout must be positive, got {timeout}")
-    require(max_attempts >= 1,
-            f"sources.alvaria.max_attempts must be at least 1, got {max_attempts}")
-    require(retry_backoff >= 0,
-            f"sources.alvaria.retry_backoff must not be negative, got {retry_backoff}")

@@ -46,7 +46,7 @@ from sources.kit.privacy import PiiPolicy, refuse_policy_change
 from sources.kit.progress import Progress
 from sources.kit.rows import prepare
 from sources.kit.screening import QUARANTINE_HINTS, screen
-from sources.kit.settings import parse_lookback, parse_start_date, require
+from sources.kit.settings import check_request_settings, parse_lookback, parse_start_date, require
 from sources.kit.state import pipeline_source_state
 
 logger = logging.getLogger(__name__)
@@ -100,7 +100,8 @@ def chatwoot_source(
     refuse_policy_change(pipeline_source_state(), policy)
     start = parse_start_date(start_date, "sources.chatwoot.start_date")
     lookback_seconds = parse_lookback(lookback, "sources.chatwoot.lookback")
-    _check_numbers(requests_per_second, timeout, max_attempts, retry_backoff)
+    check_request_settings("sources.chatwoot", requests_per_second=requests_per_second,
+                           timeout=timeout, max_attempts=max_attempts, retry_backoff=retry_backoff)
     api = ChatwootApi.connect(
         base_url, account_id, api_access_token, requests_per_second=requests_per_second,
         timeout=timeout, retry=RetryPolicy(max_attempts=max_attempts, backoff_base=retry_backoff),
@@ -342,13 +343,3 @@ def _declare_tables() -> None:
     DataItemNormalizer.update_normalizer_config(schema, {"propagation": {"tables": {  # type: ignore[typeddict-item]
         CONVERSATIONS: {"id": "conversation_id"}, MESSAGES: {"id": "message_id"}}}})
 
-
-def _check_numbers(requests_per_second: float, timeout: float, max_attempts: int,
-                   retry_backoff: float) -> None:
-    require(requests_per_second > 0, "sources.chatwoot.requests_per_second must be positive,"
-            f" got {requests_per_second}")
-    require(timeout > 0, f"sources.chatwoot.timeout must be positive, got {timeout}")
-    require(max_attempts >= 1,
-            f"sources.chatwoot.max_attempts must be at least 1, got {max_attempts}")
-    require(retry_backoff >= 0,
-            f"sources.chatwoot.retry_backoff must not be negative, got {retry_backoff}")

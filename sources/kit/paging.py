@@ -1,6 +1,6 @@
-"""Reading UJET list endpoints completely while their data changes under us.
+"""Reading list endpoints completely while their data changes under us.
 
-Two readers live here:
+The readers here (and `offset_paging.OffsetReader` for lists paged by offset):
 
 * `read_pages` walks one fixed query page by page. When the `Total` header shrinks between
   two pages, records may have slid from the next page onto one already read; it steps back
@@ -321,62 +321,3 @@ def read_numbered_pages(fetch: PageByNumber, *, key: str = "id",
             return
     raise PaginationError(f"records kept moving to the front of the list for {max_confirmations}"
                           " pages of re-reading; try again when the account is quieter")
-
-
-PageByOffset = Callable[[int, int], list[Record]]
-"""Fetches `count` records of a fixed query starting at a 0-based offset."""
-
-
-def read_offset_pages(fetch: PageByOffset, page_size: int, *, key: str = "id",
-                      overlap: Optional[int] = None,
-                      max_steps_back: int = 50) -> Iterator[list[Record]]:
-    """Every record of a list read by offset (`startIndex`/`maxResults`) while it shifts.
-
-    Made for a live queue (Alvaria's EmailQueue): records that leave it while it is read
-    shift every later record back, so the next offset would skip as many records as left
-    before it. Each page therefore starts `overlap` records before the end of the last one
-    and must meet again one of the last page's final records (an anchor); a page that does
-    not is read again further back, down to offset 0. Records seen twice are handed over
-    once. A short page alone is not the end, since the server may silently answer fewer than
-    `page_size` records: the end is an empty page, or a page shorter than the longest answer
-    that holds nothing new.
-
-    Args:
-        overlap: records re-read per page (default a quarter of the longest answer, at least
-            1): as many records may leave the queue between two requests without a second read.
-    """
-    seen: set[Any] = set()
-    offset = 0
-    anchors: set[Any] = set()
-    steps_back = 0
-    longest = 0
-    """The most records one answer held: the server's real page size, whatever was asked."""
-    while True:
-        page = fetch(offset, page_size)
-        ids = [r.get(key) if isinstance(r, dict) else None for r in page]
-        if page and anchors and not anchors & set(ids):
-            # every anchor moved before this offset, or left: read again further back
-            steps_back += 1
-            if steps_back > max_steps_back:
-                raise PaginationError(
-                    f"the list shifted past every re-read {max_steps_back} times; try a smaller"
-                    " page or overlap, or again when the queue is quieter")
-            offset = max(0, offset - 2 * max(1, overlap or longest // 4))
-            if offset == 0:
-                anchors = set()
-            logger.debug("offset paging: the list shifted past the overlap; back to %d", offset)
-            continue
-        if not page:
-            return
-        fresh = [r for r, i in zip(page, ids) if i is None or i not in seen]
-        seen.update(i for i in ids if i is not None)
-        if fresh:
-            yield fresh
-        elif len(page) < longest:
-            return    # the end of the list, met again through the overlap: nothing after it
-        longest = max(longest, len(page))
-        # a quarter of what the server really answers, not of what was asked: a silent cap
-        # of 25 on 100 asked must not make each page advance by one record
-        kept = min(overlap if overlap is not None else max(1, longest // 4), len(page) - 1)
-        anchors = {i for i in ids[len(ids) - kept:] if i is not None} if kept else set()
-        offset += len(page) - kept

@@ -103,3 +103,23 @@ class FixedWindow:
                 self.window, self.count = now, 0
             self.count += 1
             return self.count <= self.limit
+
+
+def send(handler: BaseHTTPRequestHandler, status: int, body: bytes, headers: dict[str, str], *,
+         truncated: bool = False) -> None:
+    """Writes one answer; `truncated` announces the whole body's length, sends half of it
+    and hangs up, as a dropped connection or a crashed upstream does."""
+    handler.send_response(status)
+    headers = {"Content-Type": "application/json; charset=utf-8", **headers}
+    for name, value in headers.items():
+        if value:
+            handler.send_header(name, value)
+    handler.send_header("Content-Length", str(len(body)))
+    if truncated:
+        handler.send_header("Connection", "close")
+        handler.end_headers()
+        handler.wfile.write(body[: len(body) // 2])
+        handler.close_connection = True
+        return
+    handler.end_headers()
+    handler.wfile.write(body)

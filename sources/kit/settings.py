@@ -52,3 +52,15 @@ def require(condition: bool, message: str) -> None:
     """A configuration error with `message` unless `condition` holds."""
     if not condition:
         raise ConfigurationError(message)
+
+
+def check_request_settings(section: str, *, requests_per_second: float, timeout: float,
+                           max_attempts: int, retry_backoff: float) -> None:
+    """The request budget and retry settings every source has, each error naming its key
+    under `section` (e.g. `sources.ujet`)."""
+    require(requests_per_second > 0,
+            f"{section}.requests_per_second must be positive, got {requests_per_second}")
+    require(timeout > 0, f"{section}.timeout must be positive, got {timeout}")
+    require(max_attempts >= 1, f"{section}.max_attempts must be at least 1, got {max_attempts}")
+    require(retry_backoff >= 0,
+            f"{section}.retry_backoff must not be negative, got {retry_backoff}")

@@ -23,7 +23,7 @@ from sources.kit.http import RetryPolicy
 from sources.ujet.helpers.client import UjetApi, resolve_base_url, validate_subdomain
 from sources.ujet.helpers.errors import UjetError
 from sources.kit.feeds import FetchSession, StateUpdate, read_ahead, take_from_feed
-from sources.kit.settings import parse_lookback, parse_start_date, require
+from sources.kit.settings import check_request_settings, parse_lookback, parse_start_date, require
 from sources.kit.pages import Record
 from sources.kit.privacy import PiiPolicy, refuse_policy_change
 from sources.kit.state import pipeline_source_state
@@ -118,16 +118,11 @@ def ujet_source(
     refuse_policy_change(pipeline_source_state(), policy)
     start = parse_start_date(start_date, "sources.ujet.start_date")
     lookback_seconds = parse_lookback(lookback, "sources.ujet.lookback")
-    require(requests_per_second > 0,
-             f"sources.ujet.requests_per_second must be positive, got {requests_per_second}")
+    check_request_settings("sources.ujet", requests_per_second=requests_per_second,
+                           timeout=timeout, max_attempts=max_attempts, retry_backoff=retry_backoff)
     require(1 <= page_size <= 1000,
              f"sources.ujet.page_size must be between 1 and 1000, got {page_size}")
     require(sla_minutes >= 1, f"sources.ujet.sla_minutes must be at least 1, got {sla_minutes}")
-    require(timeout > 0, f"sources.ujet.timeout must be positive, got {timeout}")
-    require(max_attempts >= 1,
-             f"sources.ujet.max_attempts must be at least 1, got {max_attempts}")
-    require(retry_backoff >= 0,
-             f"sources.ujet.retry_backoff must not be negative, got {retry_backoff}")
     api = UjetApi.connect(
         subdomain,
         api_token,

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, Optional
+
 import itertools
 
 import pytest
 
 from sources.kit.errors import PaginationError
-from sources.kit.paging import read_numbered_pages, read_offset_pages
+from sources.kit.offset_paging import OffsetReader
+from sources.kit.paging import read_numbered_pages
 
 
 class ActivityList:
@@ -92,55 +96,127 @@ def test_confirmation_that_never_finds_a_quiet_page_is_an_error_not_an_endless_l
         read_all(read_numbered_pages(fetch, max_confirmations=5))
 
 
-class Queue:
-    """A live e-mail queue read by startIndex/maxResults; `leave` removes e-mails after the
-    given request, as e-mails completed meanwhile leave the real queue. It answers at most
-    `cap` records whatever is asked, as a server may."""
-
-    def __init__(self, count: int, leave: dict[int, list[int]] | None = None,
-                 cap: int = 1000) -> None:
-        self.ids = list(range(1, count + 1))
-        self.leave = leave or {}
-        self.cap = cap
-        self.requests: list[tuple[int, int]] = []
-
-    def fetch(self, offset: int, count: int) -> list[dict]:
-        self.requests.append((offset, count))
-        page = [{"id": i} for i in self.ids[offset:offset + min(count, self.cap)]]
-        for gone in self.leave.get(len(self.requests), []):
-            self.ids.remove(gone)
-        return page
+Listing = list[dict[str, Any]]
 
 
-def test_offsets_over_a_still_queue_read_everything_once() -> None:
-    queue = Queue(95)
-
-    got = read_all(read_offset_pages(queue.fetch, 40, overlap=10))
-
-    assert [r["id"] for r in got] == list(range(1, 96))
-    # the third page is short (35): the fourth, from its overlap, holds nothing new and is
-    # shorter than a full page, so it is the end
-    assert queue.requests == [(0, 40), (30, 40), (60, 40), (85, 40)]
+def items(*ids: int) -> Listing:
+    return [{"id": str(i), "eventSequenceNumber": "1"} for i in ids]
 
 
-def test_emails_leaving_before_the_read_position_shift_nothing_out_of_sight() -> None:
-    # after the first page, 12 e-mails already read leave: every later e-mail moves back 12
-    # places, more than the overlap of 10, so a plain next offset would skip two
-    queue = Queue(95, leave={1: list(range(1, 13))})
+class ScriptedList:
+    """A live queue read by offset (Alvaria's startIndex/maxResults), answering at most `cap`
+    records whatever is asked, with the list's total (unless `totals` is off);
+    `between(n, listing)` changes it after the n-th request, as the real queue changes."""
 
-    got = read_all(read_offset_pages(queue.fetch, 40, overlap=10))
+    def __init__(self, listing: Listing, cap: int, totals: bool = True,
+                 between: Optional[Callable[[int, Listing], None]] = None) -> None:
+        self.listing, self.cap, self.totals, self.between = listing, cap, totals, between
+        self.served: list[int] = []
 
-    ids = [r["id"] for r in got]
-    assert sorted(ids) == list(range(1, 96)) and len(ids) == len(set(ids))
-    assert (30, 40) in queue.requests and (10, 40) in queue.requests   # read again further back
+    def __call__(self, start: int, wanted: int) -> tuple[Listing, Optional[int]]:
+        page = self.listing[start:start + min(wanted, self.cap)]
+        total = len(self.listing) if self.totals else None
+        self.served.append(start)
+        if self.between:
+            self.between(len(self.served), self.listing)
+        return list(page), total
 
 
-def test_a_server_that_caps_the_page_silently_is_read_to_the_end_with_overlap_of_its_real_page() -> None:
-    queue = Queue(70, cap=25)
+def test_a_quiet_list_is_read_in_overlapping_pages_once() -> None:
+    fake = ScriptedList(items(*range(1, 51)), cap=10)
 
-    got = read_all(read_offset_pages(queue.fetch, 100))
+    read = OffsetReader(fake, page_size=100, overlap=2).read()
 
-    assert [r["id"] for r in got] == list(range(1, 71))
-    # 25 records an answer, so 6 are re-read each time (a quarter): offsets 0, 19, 38, 57;
-    # the answer at 57 is short (13) and the one at 64 holds nothing new: the end
-    assert [offset for offset, _ in queue.requests] == [0, 19, 38, 57, 64]
+    assert sorted(read.records, key=int) == [str(i) for i in range(1, 51)]
+    # 10 new on the first page, 8 on each later one: 1 + ceil(40 / 8) pages
+    assert fake.served == [0, 8, 16, 24, 32, 40] and read.requests == 6
+    assert read.consistent and read.passes == 1 and read.shifted_pages == 0
+    assert read.page_cap == 10 and read.total_items == read.total_items_at_end == 50
+
+
+def test_more_departures_ahead_than_the_overlap_make_the_reader_step_back_not_skip() -> None:
+    def five_leave_ahead(page: int, listing: Listing) -> None:
+        if page == 1:
+            del listing[0:5]            # e-mails 1-5 complete after the first page
+
+    fake = ScriptedList(items(*range(1, 41)), cap=10, between=five_leave_ahead)
+
+    read = OffsetReader(fake, page_size=10, overlap=2).read()
+
+    # plain paging from 8 would start at e-mail 14 and never see 11, 12, 13
+    assert {str(i) for i in range(6, 41)} <= set(read.records)
+    assert read.relinked_pages >= 1 and read.consistent
+
+
+def test_arrivals_ahead_shift_the_list_up_and_nothing_is_kept_twice() -> None:
+    def two_arrive_ahead(page: int, listing: Listing) -> None:
+        listing[0:0] = items(1000 + 2 * page, 1001 + 2 * page)
+
+    fake = ScriptedList(items(*range(1, 31)), cap=10, between=two_arrive_ahead)
+
+    read = OffsetReader(fake, page_size=10, overlap=2).read()
+
+    assert {str(i) for i in range(1, 31)} <= set(read.records)
+    assert read.shifted_pages >= 1 and read.consistent
+    assert len(read.records) == len(set(read.records))
+
+
+def test_without_total_items_a_short_page_ends_the_read() -> None:
+    fake = ScriptedList(items(*range(1, 26)), cap=10, totals=False)
+
+    read = OffsetReader(fake, page_size=10, overlap=2).read()
+
+    assert sorted(read.records, key=int) == [str(i) for i in range(1, 26)]
+    assert read.total_items is None and read.consistent
+
+
+def test_an_order_that_is_not_fixed_is_noticed_and_the_list_read_again() -> None:
+    def swap_the_overlap(page: int, listing: Listing) -> None:
+        if page == 1:                   # the two e-mails both pages share trade places
+            listing[8], listing[9] = listing[9], listing[8]
+
+    fake = ScriptedList(items(*range(1, 21)), cap=10, between=swap_the_overlap)
+
+    read = OffsetReader(fake, page_size=10, overlap=2, max_passes=3).read()
+
+    assert read.passes == 2 and read.consistent
+    assert sorted(read.records, key=int) == [str(i) for i in range(1, 21)]
+
+
+def test_the_newest_version_of_a_record_read_twice_wins() -> None:
+    listing = items(*range(1, 13))
+
+    def changes_nine(page: int, listing: Listing) -> None:
+        if page == 1:
+            listing[8] = {"id": "9", "eventSequenceNumber": "5", "state": "Wrap"}
+
+    read = OffsetReader(ScriptedList(listing, cap=10, between=changes_nine), page_size=10,
+                        overlap=2, version=lambda r: int(r["eventSequenceNumber"])).read()
+
+    assert read.records["9"]["state"] == "Wrap"
+
+
+def test_more_departures_ahead_than_the_overlap_cost_a_step_back_to_the_start() -> None:
+    def twelve_leave(page: int, listing: Listing) -> None:
+        if page == 1:
+            del listing[0:12]           # every later record moves back 12 places
+
+    fake = ScriptedList(items(*range(1, 96)), cap=1000, between=twelve_leave)
+
+    read = OffsetReader(fake, page_size=40, overlap=10).read()
+
+    assert sorted(read.records, key=int) == [str(i) for i in range(1, 96)]
+    # the page at 30 starts at record 43 and shares nothing with 1-40: the overlap doubles to
+    # 20 and the read steps back by a page less the overlap, to 10 (records 23-62, linked),
+    # then goes on in steps of 20: 30 (43-82) and 50 (63-95, which reaches the total of 83)
+    assert fake.served == [0, 30, 10, 30, 50] and read.relinked_pages == 1
+
+
+def test_a_silent_cap_sets_the_step_and_the_total_ends_the_read_without_an_extra_request() -> None:
+    fake = ScriptedList(items(*range(1, 71)), cap=25)
+
+    read = OffsetReader(fake, page_size=100).read()
+
+    assert sorted(read.records, key=int) == [str(i) for i in range(1, 71)]
+    # 25 an answer, 2 re-read: offsets 0, 23, 46; the answer at 46 reaches the total of 70
+    assert fake.served == [0, 23, 46] and read.page_cap == 25

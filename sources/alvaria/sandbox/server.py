@@ -35,7 +35,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from sources.alvaria.sandbox.organisation import Organisation
 from sources.alvaria.settings import EMAIL_TYPES, STATES
-from sources.kit.sandbox import FaultSchedule, FixedWindow, LoopbackServer
+from sources.kit.sandbox import FaultSchedule, FixedWindow, LoopbackServer, send
 
 logger = logging.getLogger(__name__)
 
@@ -324,21 +324,8 @@ def _handler_for(sandbox: SandboxServer) -> type[BaseHTTPRequestHandler]:
                                       answer.fault, answer.tick, answer.ids))
             if answer.fault == "slow":
                 time.sleep(sandbox.options.slow_seconds)
-            data = answer.encoded()
-            self.send_response(answer.status)
-            self.send_header("Content-Type", answer.headers.pop(
-                "Content-Type", "application/json; charset=utf-8"))
-            for name, value in answer.headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(data)))
-            if answer.fault == "truncated":
-                self.send_header("Connection", "close")
-                self.end_headers()
-                self.wfile.write(data[: len(data) // 2])
-                self.close_connection = True
-                return
-            self.end_headers()
-            self.wfile.write(data)
+            send(self, answer.status, answer.encoded(), answer.headers,
+                 truncated=answer.fault == "truncated")
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
             logger.debug("alvaria sandbox: " + format, *args)

@@ -26,7 +26,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any, Optional
 from urllib.parse import parse_qsl, urlsplit
 
-from sources.kit.sandbox import LoopbackServer
+from sources.kit.sandbox import LoopbackServer, send
 from sources.chatwoot.sandbox.account import (
     ACTIVITY,
     INBOXES,
@@ -422,21 +422,8 @@ def _handler_for(sandbox: SandboxServer) -> type[BaseHTTPRequestHandler]:
                 time.sleep(sandbox.options.latency)
             if answer.fault == "slow":
                 time.sleep(sandbox.options.slow_seconds)
-            body = answer.encoded()
-            self.send_response(answer.status)
-            content_type = answer.headers.pop("Content-Type", "application/json; charset=utf-8")
-            self.send_header("Content-Type", content_type)
-            for name, value in answer.headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(body)))
-            if answer.fault == "truncated":
-                self.send_header("Connection", "close")
-                self.end_headers()
-                self.wfile.write(body[: len(body) // 2])
-                self.close_connection = True
-                return
-            self.end_headers()
-            self.wfile.write(body)
+            send(self, answer.status, answer.encoded(), answer.headers,
+                 truncated=answer.fault == "truncated")
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
             logger.debug("chatwoot sandbox: " + format, *args)

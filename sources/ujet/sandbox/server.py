@@ -27,7 +27,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any, Optional
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from sources.kit.sandbox import LoopbackServer
+from sources.kit.sandbox import LoopbackServer, send
 from sources.ujet.sandbox.frozen import FrozenTenant
 from sources.ujet.sandbox.query import Bounds, QueryError, paginate, select
 from sources.ujet.sandbox.tenant import CONTACT_KINDS, Tenant
@@ -311,21 +311,10 @@ def _handler_for(sandbox: SandboxServer) -> type[BaseHTTPRequestHandler]:
                 return
             if answer.fault == "partial_json":
                 body = body[: max(1, len(body) // 2)]
-            self.send_response(answer.status)
             content_type = "text/html" if answer.fault == "html" else "application/json"
-            self.send_header("Content-Type", f"{content_type}; charset=utf-8")
-            for name, value in answer.headers.items():
-                if value:
-                    self.send_header(name, value)
-            self.send_header("Content-Length", str(len(body)))
-            if answer.fault == "truncated":
-                self.send_header("Connection", "close")
-                self.end_headers()
-                self.wfile.write(body[: len(body) // 2])
-                self.close_connection = True
-                return
-            self.end_headers()
-            self.wfile.write(body)
+            send(self, answer.status, body,
+                 {"Content-Type": f"{content_type}; charset=utf-8", **answer.headers},
+                 truncated=answer.fault == "truncated")
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
             logger.debug("sandbox: " + format, *args)
