@@ -3,7 +3,8 @@
     python -m benchmarks            # full: the targets' sizes (about an hour on 2 cores)
     python -m benchmarks --quick    # smaller tenants, a few minutes
     python -m benchmarks --only 1,3 # some measures (1 and 2 share their runs, as do 4 to 6;
-                                    # 7 is the Chatwoot source, 8 Alvaria)
+                                    # 7 is the Chatwoot source, 8 Alvaria,
+                                    # 9 UJET without paging headers)
 
 Benchmarks are not tests: nothing here fails on a slow machine; a target not met is
 reported as such, with the numbers behind it.
@@ -21,7 +22,7 @@ from benchmarks.alvaria import alvaria_runs
 from benchmarks.chatwoot import chatwoot_runs
 from benchmarks.harness import PROJECT_ROOT, machine
 from benchmarks.report import markdown, table
-from benchmarks.suite import Plan, measures, rate_limited_backfill, scale, throughput
+from benchmarks.suite import Plan, headerless, measures, rate_limited_backfill, scale, throughput
 
 RESULTS = PROJECT_ROOT / "docs" / "benchmarks.md"
 
@@ -30,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="smaller tenants: a few minutes")
-    parser.add_argument("--only", default="1,2,3,4,5,6,7,8",
+    parser.add_argument("--only", default="1,2,3,4,5,6,7,8,9",
                         help="comma-separated target numbers to measure (default: all)")
     parser.add_argument("--output", type=Path, default=RESULTS,
                         help=f"where to write the results (default: {RESULTS})")
@@ -47,11 +48,12 @@ def main(argv: list[str] | None = None) -> int:
     grown = scale(*plan.scale) if wanted & {4, 5, 6} else None
     chatwoot = chatwoot_runs(*plan.chatwoot) if 7 in wanted else None
     alvaria = alvaria_runs(*plan.alvaria) if 8 in wanted else None
+    bare = headerless(plan.headerless) if 9 in wanted else None
 
-    rows = measures(backfills, speed, grown, chatwoot, alvaria)
+    rows = measures(backfills, speed, grown, chatwoot, alvaria, bare)
     print(table(rows))
     args.output.write_text(markdown(rows, machine(), args.quick, time.monotonic() - started,
-                                    backfills, speed, grown, chatwoot, alvaria))
+                                    backfills, speed, grown, chatwoot, alvaria, bare))
     print(f"\nwritten to {args.output}")
     return 0
 

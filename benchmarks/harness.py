@@ -182,6 +182,8 @@ class Sandbox:
     port: int = field(default_factory=free_port)
     process: Optional[subprocess.Popen[str]] = None
     generated_in: float = 0.0
+    switches: tuple[str, ...] = ()
+    """More `ccelt sandbox ujet` switches, e.g. `--no-pagination-headers`."""
 
     @property
     def base_url(self) -> str:
@@ -190,7 +192,8 @@ class Sandbox:
     def __enter__(self) -> Sandbox:
         command = [PYTHON, "-m", "pipelines.cli", "--log-level", "WARNING", "sandbox", "ujet",
                    "--port", str(self.port), "--token", self.token, "--frozen",
-                   "--requests-per-second", str(self.requests_per_second), *self.shape.arguments()]
+                   "--requests-per-second", str(self.requests_per_second), *self.shape.arguments(),
+                   *self.switches]
         started = time.monotonic()
         self.process = subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=subprocess.PIPE,
                                         stderr=subprocess.DEVNULL, text=True,

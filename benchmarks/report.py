@@ -8,7 +8,8 @@ from typing import Optional
 
 from benchmarks.alvaria import AlvariaRuns
 from benchmarks.chatwoot import ChatwootRuns
-from benchmarks.suite import INCREMENTAL, Backfill, Measure, Scale, Throughput
+from benchmarks.harness import server_priority_applies
+from benchmarks.suite import INCREMENTAL, Backfill, Headerless, Measure, Scale, Throughput
 
 NOTES = Path(__file__).with_name("notes.md")
 
@@ -29,7 +30,8 @@ def table(rows: list[Measure]) -> str:
 def markdown(rows: list[Measure], machine: dict[str, str], quick: bool, seconds: float,
              backfills: list[Backfill], speed: Optional[Throughput], grown: Optional[Scale],
              chatwoot: Optional[ChatwootRuns] = None,
-             alvaria: Optional[AlvariaRuns] = None) -> str:
+             alvaria: Optional[AlvariaRuns] = None,
+             bare: Optional[Headerless] = None) -> str:
     today = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     mode = "quick mode: smaller tenants than the targets name" if quick else "full mode"
     out = [
@@ -41,6 +43,11 @@ def markdown(rows: list[Measure], machine: dict[str, str], quick: bool, seconds:
         " end are kept in `benchmarks/notes.md`.",
         "",
         "Machine: " + "; ".join(f"{key} {value}" for key, value in machine.items()) + ".",
+        "",
+        ("The UJET sandbox ran at a raised priority (nice -10), as a server on a machine of its"
+         " own would not compete with ccelt for the CPU (benchmarks/harness.py)."
+         if server_priority_applies() else
+         "The UJET sandbox ran at the normal priority, sharing the two cores with ccelt."),
         "",
         "| # | measure | target | measured | |",
         "|---|---|---|---|---|",
@@ -61,6 +68,8 @@ def markdown(rows: list[Measure], machine: dict[str, str], quick: bool, seconds:
         out += _chatwoot_section(chatwoot)
     if alvaria is not None:
         out += _alvaria_section(alvaria)
+    if bare is not None:
+        out += _headerless_section(bare)
     out += ["", NOTES.read_text().strip(), ""]
     return "\n".join(out)
 
@@ -187,3 +196,18 @@ def _alvaria_section(runs: AlvariaRuns) -> list[str]:
     out += [line(f"standing still {i + 1}", s) for i, s in enumerate(runs.quiet)]
     out += [line(f"moving {i + 1}", s) for i, s in enumerate(runs.churning)]
     return out
+
+
+def _headerless_section(bare: Headerless) -> list[str]:
+    def paths(run: object) -> str:
+        from benchmarks.harness import Finished
+        assert isinstance(run, Finished)
+        return ", ".join(f"`{path}` {count}" for path, count in sorted(bare.by_path(run).items()))
+
+    return ["", "## Without paging headers", "",
+            f"Tenant: {bare.shape.describe()}, served with no `Total`, `Per-Page` or `Link`"
+            " header and no rate limit. `ccelt run ujet --no-transform`: the backfill took"
+            f" {bare.backfill_requests:,} requests against a floor of {bare.floor:,} (each paged"
+            f" list's pages plus one, and the one-shot reads): {paths(bare.backfill)}. Then a run"
+            f" with nothing changed: {int((bare.unchanged.report or {})['requests'])} requests:"
+            f" {paths(bare.unchanged)}."]

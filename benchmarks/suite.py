@@ -75,6 +75,8 @@ class Plan:
     """Rate (requests/s) -> about how many requests the rate-limited backfill should take."""
     throughput: TenantShape
     scale: tuple[TenantShape, TenantShape]
+    headerless: TenantShape = TenantShape(1_500, days=7)
+    """The tenant served without paging headers (about the size the issue was measured on)."""
     chatwoot: tuple[float, int] = (10.0, 2_000)
     """Requests/s and conversations of the Chatwoot account."""
     alvaria: tuple[int, int] = (5_000, 100)
@@ -292,9 +294,45 @@ def _mb(value: float) -> str:
     return f"{value:,.0f} MB"
 
 
+@dataclass
+class Headerless:
+    """A backfill and an unchanged run of a tenant whose server sends no paging headers."""
+
+    shape: TenantShape
+    backfill: Finished
+    unchanged: Finished
+
+    @property
+    def backfill_requests(self) -> int:
+        return int((self.backfill.report or {})["requests"])
+
+    @property
+    def floor(self) -> int:
+        return sum(floor((self.backfill.report or {})["rows"]).values())
+
+    def by_path(self, run: Finished) -> dict[str, int]:
+        return dict((run.report or {}).get("requests_by_endpoint", {}))
+
+
+def headerless(shape: TenantShape) -> Headerless:
+    """The tenant served without `Total`, `Per-Page` or `Link` (the emails document promises
+    none), read without a rate limit: a backfill, then a run with nothing changed."""
+    logger.info("backfill without paging headers: %s", shape.describe())
+    with Sandbox(shape, requests_per_second=0, switches=("--no-pagination-headers",)) as sandbox, \
+            workdir("headerless") as folder:
+        env = ccelt_env(sandbox, folder, 100_000)
+        command, report = ccelt(folder, "run", "ujet", "--no-transform")
+        backfill = run_measured(command, env, PROJECT_ROOT, report).check("the header-less backfill")
+        command, report = ccelt(folder, "run", "ujet", "--no-transform")
+        unchanged = run_measured(command, env, PROJECT_ROOT, report).check(
+            "the header-less unchanged run")
+    return Headerless(shape, backfill, unchanged)
+
+
 def measures(backfills: list[Backfill], speed: Optional[Throughput],
              grown: Optional[Scale], chatwoot: Optional[ChatwootRuns] = None,
-             alvaria: Optional[AlvariaRuns] = None) -> list[Measure]:
+             alvaria: Optional[AlvariaRuns] = None,
+             bare: Optional[Headerless] = None) -> list[Measure]:
     """The results table: each target, what was measured, and whether it is met."""
     rows: list[Measure] = []
     for backfill in backfills:

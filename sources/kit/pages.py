@@ -27,8 +27,13 @@ class Page:
     total: Optional[int]
 
     @classmethod
-    def from_response(cls, response: JsonResponse, number: int, endpoint: str) -> Page:
-        """The page from a response; `endpoint` names it in errors, e.g. `UJET GET /calls`."""
+    def from_response(cls, response: JsonResponse, number: int, endpoint: str,
+                      full_length: int = 0) -> Page:
+        """The page from a response; `endpoint` names it in errors, e.g. `UJET GET /calls`.
+
+        `full_length` is the longest page the server has answered for the same page size:
+        without headers, a page shorter than that cannot be a full one, so it is the last
+        (a page of exactly that length may be full, cut by a silent cap, and says nothing)."""
         if not isinstance(response.data, list):
             raise UnexpectedPayload(
                 f"{endpoint} returned a {type(response.data).__name__}, expected a JSON list"
@@ -40,6 +45,8 @@ class Page:
             has_next = "next" in response.links
         elif total is not None and per_page:
             has_next = number * per_page < total
+        elif len(response.data) < full_length:
+            has_next = False
         else:
             has_next = None
         return cls(records=response.data, number=number, has_next=has_next, total=total)

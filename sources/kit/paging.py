@@ -65,26 +65,32 @@ class TimestampGrid:
 
 
 def read_pages(
-    fetch: PageFetcher, params: Mapping[str, str], *, key: str = "id", max_passes: int = 3
+    fetch: PageFetcher, params: Mapping[str, str], *, key: str = "id", max_passes: int = 3,
+    slides: bool = True,
 ) -> Iterator[Page]:
     """Yields every page of one fixed query, re-reading pages that records slid onto.
 
     Pages may repeat records; callers deduplicate by `key`. When the server sends no `Total`
-    header, shrinking cannot be seen, so the query is read again until a pass finds no key it
-    had not seen before (at most `max_passes` passes).
+    header, shrinking cannot be seen, so a query read in more than one request is read again
+    until a pass finds no key it had not seen before (at most `max_passes` passes). One
+    request is one moment of the list: nothing can slide within it. `slides=False` says the
+    list cannot shrink and grows only at its end (sorted by id, deleted records kept), so
+    nothing slides between requests either, and one pass is enough.
     """
     seen: set[Any] = set()
     for _ in range(max_passes):
         new_keys = 0
         saw_total = False
+        requests = 0
         for page in _read_pass(fetch, params, key):
+            requests += 1
             saw_total = saw_total or page.total is not None
             for record in page.records:
                 if record.get(key) not in seen:
                     seen.add(record.get(key))
                     new_keys += 1
             yield page
-        if saw_total or new_keys == 0:
+        if saw_total or new_keys == 0 or requests <= 1 or not slides:
             return
     logger.warning(
         "%s kept changing over %d passes and the server sends no Total header; records that"

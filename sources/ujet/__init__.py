@@ -62,6 +62,8 @@ from sources.ujet.settings import (
 
 MERGE = {"disposition": "merge", "strategy": "delete-insert"}
 RECENT_READS = "recent_reads"
+PAGE_LENGTHS = "page_lengths"
+"""Resource state: the longest page the tenant sent (`UjetApi.longest_page`)."""
 """Resource state key: digests of what the last run read inside its lookback window."""
 logger = logging.getLogger(__name__)
 
@@ -131,6 +133,7 @@ def ujet_source(
         page_size=page_size,
         timeout=timeout,
         retry=RetryPolicy(max_attempts=max_attempts, backoff_base=retry_backoff),
+        longest_page=_longest_page(pipeline_source_state()),
     )
     session = session or FetchSession()
     # frozen once per run: the upper bound of every incremental read, and the snapshot time
@@ -163,6 +166,13 @@ def ujet_source(
                 api, endpoint, run_started, sla_minutes, policy, session)
         )
     return resources
+
+
+def _longest_page(state: Optional[dict[str, Any]]) -> int:
+    """The longest page any resource of this tenant was sent by an earlier run."""
+    resources = (state or {}).get("resources", {})
+    return max((int((r.get(PAGE_LENGTHS) or {}).get("longest", 0)) for r in resources.values()
+                if isinstance(r, dict)), default=0)
 
 
 def check_connection(
@@ -223,6 +233,7 @@ def _contact_rows(api: UjetApi, endpoint: Endpoint, run_started: pendulum.DateTi
         progress.add(len(batch), rows[-1].get("updated_at") if rows else None)
         yield from _changed(rows, endpoint.root_id, recent, progress)
         yield from _quarantine(api, endpoint, held, policy)
+    yield StateUpdate(PAGE_LENGTHS, api.page_lengths())
     progress.done()
 
 
@@ -307,6 +318,7 @@ def _activity_rows(api: UjetApi, start: pendulum.DateTime, lookback: timedelta,
                 # after the rows: a cursor committed without its rows would skip them
                 yield StateUpdate("cursors", dict(cursors))
             yield from _quarantine(api, endpoint, held, policy)
+    yield StateUpdate(PAGE_LENGTHS, api.page_lengths())
     progress.done()
 
 
@@ -339,7 +351,11 @@ def _catalog_rows(api: UjetApi, endpoint: Endpoint, policy: PiiPolicy) -> Iterat
         params = dict(endpoint.params)
         if endpoint.sortable:
             params.update(sort_column="id", sort_direction="ASC")
-        pages = (page.records for page in read_pages(api.fetcher(endpoint.path, params), {}))
+        # sorted by id with deleted records kept, a list only grows at its end: nothing
+        # slides between two pages (unsorted, agents may come in any order)
+        grows_at_end = endpoint.sortable and endpoint.params.get("with_deleted") == "true"
+        pages = (page.records for page in read_pages(api.fetcher(endpoint.path, params), {},
+                                                     slides=not grows_at_end))
     seen: set[Any] = set()
     for records in pages:
         rows, held = screen(records, resource=endpoint.name, kind=endpoint.name, policy=policy)
@@ -348,6 +364,7 @@ def _catalog_rows(api: UjetApi, endpoint: Endpoint, policy: PiiPolicy) -> Iterat
         if fresh:
             yield [prepare(r, endpoint.root_id) for r in fresh]
         yield from _quarantine(api, endpoint, held, policy)
+    yield StateUpdate(PAGE_LENGTHS, api.page_lengths())
 
 
 def tree(api: UjetApi, endpoint: Endpoint, policy: PiiPolicy, session: FetchSession) -> Iterator[Any]:

@@ -47,6 +47,40 @@ def test_second_run_without_changes_makes_the_minimum_number_of_requests(harness
     assert not any(summary.rows.get(kind) for kind in ("calls", "chats", "emails"))
 
 
+def reads_without_headers(records: int, per: int) -> int:
+    """Requests one pass over a list takes when the server sends no paging headers and the
+    page size is known: its pages, and an empty one when the last page is full."""
+    return records // per + 1
+
+
+def test_without_paging_headers_runs_cost_their_pages_and_no_confirmations(harness) -> None:
+    h: Harness = harness(page_size=10, lookback=0, pagination_headers=False)
+
+    backfill = h.run()
+    with h.warehouse() as warehouse:
+        assert_exact(warehouse, h.tenant, as_of=h.run_began())
+    tenant, per = h.tenant, 10
+    counts = {name: len(tenant.records(name)) for name in ("calls", "chats", "emails", "agents",
+                                                            "menus", "teams")}
+    counts["agent_activity_logs"] = len(tenant.records("agent_activity_logs"))
+    one_shots = 1 + 2 + 2 + 2 * 2   # user_statuses, trees, current statuses, SLA per channel
+    floor = sum(math.ceil(n / per) + 1 for n in counts.values()) + one_shots
+    assert backfill.requests <= 1.2 * floor, (backfill.requests, floor)
+    h.sandbox.reset_log()
+
+    summary = h.run()
+
+    # the page size is known from the backfill: each empty contact window and activity
+    # window is one request; menus and teams (sorted by id, deleted ones kept) are read once,
+    # agents (unsorted, so records can slide) twice when they take more than one request
+    agents = reads_without_headers(counts["agents"], per)
+    expected = (3 + 2 + reads_without_headers(counts["menus"], per)
+                + reads_without_headers(counts["teams"], per)
+                + (agents if agents == 1 else 2 * agents) + one_shots)
+    assert summary.requests == len(h.sandbox.requests) == expected
+    assert not any(summary.rows.get(kind) for kind in ("calls", "chats", "emails"))
+
+
 def test_what_the_lookback_reads_again_unchanged_is_not_loaded_again(harness) -> None:
     from datetime import timedelta
 

@@ -55,9 +55,13 @@ def validate_subdomain(subdomain: str) -> str:
 class UjetApi:
     """Reads UJET endpoints through one `ApiClient` shared by all resources of a run."""
 
-    def __init__(self, client: ApiClient, page_size: int) -> None:
+    def __init__(self, client: ApiClient, page_size: int, longest_page: int = 0) -> None:
         self.client = client
         self.page_size = page_size
+        self.longest_page = min(longest_page, page_size)
+        """The most records one page of this tenant held at this page size, in this run or
+        an earlier one (`page_lengths`): where the server sends no paging headers, a page
+        shorter than that is the last, so no empty page has to prove it."""
         self._undecodable: dict[str, list[Record]] = {}
         self._lock = threading.Lock()
 
@@ -96,6 +100,7 @@ class UjetApi:
         timeout: float,
         retry: RetryPolicy = RetryPolicy(),
         transport: Optional[httpx.BaseTransport] = None,
+        longest_page: int = 0,
     ) -> UjetApi:
         if not api_token or not str(api_token).strip():
             raise ConfigurationError(
@@ -113,7 +118,11 @@ class UjetApi:
             timeout=timeout,
             transport=transport,
         )
-        return cls(client, page_size)
+        return cls(client, page_size, longest_page)
+
+    def page_lengths(self) -> dict[str, int]:
+        """What the next run should know of this tenant's pages (resource state)."""
+        return {"per": self.page_size, "longest": self.longest_page}
 
     def fetcher(self, path: str, params: Optional[Mapping[str, str]] = None) -> PageFetcher:
         """A function that fetches one page of `path` for extra query parameters."""
@@ -122,8 +131,11 @@ class UjetApi:
         def fetch(query: Mapping[str, str]) -> Page:
             response = self.client.get(path, {**fixed, **query})
             self._note(path, {**fixed, **query}, response)
-            return Page.from_response(response, int(query.get("page", "1")),
-                                      f"UJET GET /{path}")
+            page = Page.from_response(response, int(query.get("page", "1")),
+                                      f"UJET GET /{path}", full_length=self.longest_page)
+            # a longer page only ever raises it, so racing resources cannot lower it
+            self.longest_page = max(self.longest_page, len(page.records))
+            return page
 
         return fetch
 
