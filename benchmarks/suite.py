@@ -50,7 +50,6 @@ QUERIES = {"user_statuses": 1, "menus/tree": 1, "teams/tree": 1, "agents/current
            "menus/current_status": 1, "menus/sla": 2, "menus/sla_by_queue_groups": 2}
 """API path -> queries per run of the endpoints documented without paging (SLA: per channel)."""
 INCREMENTAL = ("calls", "chats", "emails", "agent_activity_logs")
-THROUGHPUT_RESOURCES = "calls,chats,emails,agent_activity_logs"
 
 
 @dataclass
@@ -165,41 +164,57 @@ class Throughput:
     shape: TenantShape
     ccelt: Finished
     baseline: Finished
+    tuned: Finished
 
     @property
     def ccelt_records(self) -> int:
         assert self.ccelt.report is not None
         return sum(self.ccelt.report["rows"].get(name, 0) for name in INCREMENTAL)
 
-    @property
-    def baseline_records(self) -> int:
-        line = next(line for line in self.baseline.stdout.splitlines() if line.startswith("records:"))
+    @staticmethod
+    def records_of(run: Finished) -> int:
+        line = next(line for line in run.stdout.splitlines() if line.startswith("records:"))
         return int(line.split(":")[1])
 
     @property
+    def baseline_records(self) -> int:
+        return self.records_of(self.baseline)
+
+    def per_second(self, run: Finished) -> float:
+        records = self.ccelt_records if run is self.ccelt else self.records_of(run)
+        return records / run.seconds
+
+    @property
     def ratio(self) -> float:
-        return (self.ccelt_records / self.ccelt.seconds) / (self.baseline_records / self.baseline.seconds)
+        return self.per_second(self.ccelt) / self.per_second(self.baseline)
+
+    @property
+    def ratio_tuned(self) -> float:
+        return self.per_second(self.ccelt) / self.per_second(self.tuned)
 
 
 def throughput(shape: TenantShape) -> Throughput:
-    """ccelt and dlt's rest_api on the same tenant with the rate limit off."""
+    """ccelt and dlt's rest_api (defaults, and tuned) on the same tenant, every endpoint, the
+    rate limit off."""
     logger.info("throughput without a rate limit: %s", shape.describe())
     with Sandbox(shape, requests_per_second=0) as sandbox:
         with workdir("throughput-ccelt") as folder:
-            command, report = ccelt(folder, "run", "ujet", "--no-transform", "--resources",
-                                    THROUGHPUT_RESOURCES)
+            command, report = ccelt(folder, "run", "ujet", "--no-transform")
             # no limit: the budget must not be what is measured
             mine = run_measured(command, ccelt_env(sandbox, folder, 100_000), PROJECT_ROOT,
                                 report).check("ccelt without a rate limit")
-        with workdir("throughput-baseline") as folder:
-            env = {**ccelt_env(sandbox, folder, 100_000),
-                   "BASELINE_BASE_URL": sandbox.base_url, "BASELINE_USERNAME": "sandbox",
-                   "BASELINE_PASSWORD": sandbox.token,
-                   "BASELINE_DUCKDB": str(folder / "rest_api.duckdb"),
-                   "RUNTIME__LOG_LEVEL": "WARNING"}
-            theirs = run_measured([PYTHON, "-m", "benchmarks.baseline_rest_api"], env,
-                                  PROJECT_ROOT).check("the rest_api baseline")
-    return Throughput(shape, mine, theirs)
+        runs = {}
+        for name, tuning in (("default", {}), ("tuned", {
+                "BASELINE_TUNED": "1", "EXTRACT__WORKERS": "8", "NORMALIZE__WORKERS": "2"})):
+            with workdir(f"throughput-{name}") as folder:
+                env = {**ccelt_env(sandbox, folder, 100_000),
+                       "BASELINE_BASE_URL": sandbox.base_url, "BASELINE_USERNAME": "sandbox",
+                       "BASELINE_PASSWORD": sandbox.token,
+                       "BASELINE_DUCKDB": str(folder / "rest_api.duckdb"),
+                       "RUNTIME__LOG_LEVEL": "WARNING", **tuning}
+                runs[name] = run_measured([PYTHON, "-m", "benchmarks.baseline_rest_api"], env,
+                                          PROJECT_ROOT).check(f"the rest_api baseline ({name})")
+    return Throughput(shape, mine, runs["default"], runs["tuned"])
 
 
 @dataclass
@@ -349,10 +364,14 @@ def measures(backfills: list[Backfill], speed: Optional[Throughput],
             f"{ratio:.3f} ({backfill.requests:,} ÷ {needed:,})", ratio <= 1.02))
     if speed is not None:
         rows.append(Measure(
-            3, "throughput without rate limit ÷ dlt rest_api's", "≥ 3",
-            f"{speed.ratio:.2f} ({speed.ccelt_records / speed.ccelt.seconds:,.0f} vs"
-            f" {speed.baseline_records / speed.baseline.seconds:,.0f} records/s)",
-            speed.ratio >= 3))
+            3, "throughput without rate limit, every endpoint ÷ dlt rest_api's in its defaults",
+            "≥ 3", f"{speed.ratio:.2f} ({speed.per_second(speed.ccelt):,.0f} vs"
+                   f" {speed.per_second(speed.baseline):,.0f} records/s)", speed.ratio >= 3))
+        rows.append(Measure(
+            3, "the same ÷ dlt rest_api tuned (jsonl, parallelized, 8 extract / 2 normalize"
+               " workers)", "≥ 1.5",
+            f"{speed.ratio_tuned:.2f} ({speed.per_second(speed.ccelt):,.0f} vs"
+            f" {speed.per_second(speed.tuned):,.0f} records/s)", speed.ratio_tuned >= 1.5))
     if grown is not None:
         report = grown.incremental.report or {}
         by_path = report.get("requests_by_endpoint", {})
