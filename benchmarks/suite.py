@@ -165,6 +165,9 @@ class Throughput:
     ccelt: Finished
     baseline: Finished
     tuned: Finished
+    tuned_normalize_workers: str = "2"
+    tuned_failures: list[str] = field(default_factory=list)
+    """Why the guide's two normalize workers could not load the tenant, when they could not."""
 
     @property
     def ccelt_records(self) -> int:
@@ -193,28 +196,46 @@ class Throughput:
         return self.per_second(self.ccelt) / self.per_second(self.tuned)
 
 
+TUNED = {"BASELINE_TUNED": "1", "EXTRACT__WORKERS": "8", "NORMALIZE__WORKERS": "2"}
+"""dlt's performance guide applied: jsonl, parallelized resources, more workers."""
+
+
 def throughput(shape: TenantShape) -> Throughput:
     """ccelt and dlt's rest_api (defaults, and tuned) on the same tenant, every endpoint, the
     rate limit off."""
     logger.info("throughput without a rate limit: %s", shape.describe())
+    failures: list[str] = []
+    workers = ""
     with Sandbox(shape, requests_per_second=0) as sandbox:
         with workdir("throughput-ccelt") as folder:
             command, report = ccelt(folder, "run", "ujet", "--no-transform")
             # no limit: the budget must not be what is measured
             mine = run_measured(command, ccelt_env(sandbox, folder, 100_000), PROJECT_ROOT,
                                 report).check("ccelt without a rate limit")
-        runs = {}
-        for name, tuning in (("default", {}), ("tuned", {
-                "BASELINE_TUNED": "1", "EXTRACT__WORKERS": "8", "NORMALIZE__WORKERS": "2"})):
+        runs: dict[str, Finished] = {}
+        tunings = (("default", {}), ("tuned", TUNED), ("tuned", {**TUNED, "NORMALIZE__WORKERS": "1"}))
+        for name, tuning in tunings:
+            if name in runs:
+                continue
             with workdir(f"throughput-{name}") as folder:
                 env = {**ccelt_env(sandbox, folder, 100_000),
                        "BASELINE_BASE_URL": sandbox.base_url, "BASELINE_USERNAME": "sandbox",
                        "BASELINE_PASSWORD": sandbox.token,
                        "BASELINE_DUCKDB": str(folder / "rest_api.duckdb"),
                        "RUNTIME__LOG_LEVEL": "WARNING", **tuning}
-                runs[name] = run_measured([PYTHON, "-m", "benchmarks.baseline_rest_api"], env,
-                                          PROJECT_ROOT).check(f"the rest_api baseline ({name})")
-    return Throughput(shape, mine, runs["default"], runs["tuned"])
+                run = run_measured([PYTHON, "-m", "benchmarks.baseline_rest_api"], env, PROJECT_ROOT)
+                if run.returncode != 0 and tuning.get("NORMALIZE__WORKERS") == "2":
+                    # dlt 1.31 with two normalize workers writes jsonl files whose columns the
+                    # DuckDB load does not know yet ("has unknown key"): what a user would
+                    # then do is fall back to one worker; the report says which ran
+                    logger.warning("the tuned baseline failed with 2 normalize workers: %s",
+                                   run.stderr.strip().splitlines()[-1][:300])
+                    failures.append(run.stderr.strip().splitlines()[-1][:300])
+                    continue
+                runs[name] = run.check(f"the rest_api baseline ({name})")
+                if name == "tuned":
+                    workers = tuning["NORMALIZE__WORKERS"]
+    return Throughput(shape, mine, runs["default"], runs["tuned"], workers, failures)
 
 
 @dataclass
@@ -368,8 +389,8 @@ def measures(backfills: list[Backfill], speed: Optional[Throughput],
             "≥ 3", f"{speed.ratio:.2f} ({speed.per_second(speed.ccelt):,.0f} vs"
                    f" {speed.per_second(speed.baseline):,.0f} records/s)", speed.ratio >= 3))
         rows.append(Measure(
-            3, "the same ÷ dlt rest_api tuned (jsonl, parallelized, 8 extract / 2 normalize"
-               " workers)", "≥ 1.5",
+            3, "the same ÷ dlt rest_api tuned (jsonl, parallelized, 8 extract /"
+               f" {speed.tuned_normalize_workers} normalize workers)", "≥ 1.5",
             f"{speed.ratio_tuned:.2f} ({speed.per_second(speed.ccelt):,.0f} vs"
             f" {speed.per_second(speed.tuned):,.0f} records/s)", speed.ratio_tuned >= 1.5))
     if grown is not None:
