@@ -5,8 +5,9 @@ at the page size ccelt uses, every endpoint ccelt reads, DuckDB. Two ways:
 
 * default (`BASELINE_TUNED` unset): dlt's defaults, as a first try would run it;
 * tuned (`BASELINE_TUNED=1`): what dlt's performance guide suggests, as a user who read it
-  would run it: the jsonl loader, parallelized resources, and (set by the caller's
-  environment) `EXTRACT__WORKERS=8`, `NORMALIZE__WORKERS=2`.
+  would run it: parallelized resources, the loader file format `BASELINE_FORMAT` (jsonl,
+  or parquet where dlt cannot load jsonl), and (set by the caller's environment)
+  `EXTRACT__WORKERS=8`, `NORMALIZE__WORKERS=2`.
 
 Run as `python -m benchmarks.baseline_rest_api`; reads BASELINE_BASE_URL,
 BASELINE_USERNAME, BASELINE_PASSWORD and BASELINE_DUCKDB from the environment, prints
@@ -74,7 +75,7 @@ def main() -> None:
                             destination=dlt.destinations.duckdb(os.environ["BASELINE_DUCKDB"]))
     source = baseline_source(os.environ["BASELINE_BASE_URL"], os.environ["BASELINE_USERNAME"],
                              os.environ["BASELINE_PASSWORD"], tuned)
-    pipeline.run(source, loader_file_format="jsonl" if tuned else None)
+    pipeline.run(source, loader_file_format=os.environ.get("BASELINE_FORMAT", "jsonl") if tuned else None)
     normalized = pipeline.last_trace.last_normalize_info if pipeline.last_trace else None
     counts = normalized.row_counts if normalized else {}
     print(f"records: {sum(counts.get(name, 0) for name in COUNTED)}")
