@@ -451,4 +451,16 @@ def measures(backfills: list[Backfill], speed: Optional[Throughput],
         rows.append(Measure(
             8, "Alvaria state stored per run, per active e-mail (compressed)", "report",
             f"{alvaria.state_bytes_per_email:,.0f} bytes", None))
+    if bare is not None:
+        ratio = bare.backfill_requests / bare.floor
+        rows.append(Measure(
+            9, f"backfill without paging headers, {bare.shape.describe()}: requests ÷ floor",
+            "≤ 1.2", f"{ratio:.3f} ({bare.backfill_requests:,} ÷ {bare.floor:,})", ratio <= 1.2))
+        by_path = bare.by_path(bare.unchanged)
+        worst = max(by_path.get(path, 0) for path in PAGED)
+        rows.append(Measure(
+            9, "run with nothing changed, without paging headers: requests per paged resource",
+            "≤ 2", ", ".join(f"{path} {by_path.get(path, 0)}" for path in PAGED)
+            + f" (and {sum(v for k, v in by_path.items() if k not in PAGED)} for the one-shot"
+              " reads)", worst <= 2))
     return rows
