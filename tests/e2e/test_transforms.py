@@ -73,8 +73,8 @@ def test_a_transferred_call_is_two_queue_entries_two_segments_and_one_transfer_e
     call = one(h, "select * from contact_center.fct_contacts where channel = 'call' and contact_id = 1")
     assert (call["transfer_count"], call["handle_segments"], call["is_handled"], call["is_abandoned"]) == (1, 2, True, False)
     assert call["queue_seconds"] == 120  # 30 s before the first agent, 90 s before the second
-    first = one(h, "select * from contact_center.fct_agent_daily where agent_id = 100")
-    second = one(h, "select * from contact_center.fct_agent_daily where agent_id = 101")
+    first = one(h, "select * from contact_center.fct_agent_daily where agent_id = '100'")
+    second = one(h, "select * from contact_center.fct_agent_daily where agent_id = '101'")
     # agent 100: 300 s talking (20 s of it on hold, already inside the 300), no wrap-up
     assert (first["local_date"], first["channel"], first["segments"], first["handled"]) == (date(2026, 3, 2), "call", 1, 1)
     assert (first["duration_seconds"], first["hold_seconds"], first["acw_seconds"], first["handle_seconds"]) == (300, 20, 0, 300)
@@ -113,8 +113,8 @@ def test_an_agent_who_takes_a_call_back_handled_two_segments_but_one_contact(sce
     daily = {r["agent_id"]: r for r in rows(h, "select * from contact_center.fct_agent_daily")}
     # by hand: agent 100 has segments of 200 s and 400 s on call 1; agent 101 one segment
     # on call 1 and one on call 2
-    assert (daily[100]["segments"], daily[100]["handled"], daily[100]["contacts_handled"]) == (2, 2, 1)
-    assert (daily[101]["segments"], daily[101]["handled"], daily[101]["contacts_handled"]) == (2, 2, 2)
+    assert (daily["100"]["segments"], daily["100"]["handled"], daily["100"]["contacts_handled"]) == (2, 2, 1)
+    assert (daily["101"]["segments"], daily["101"]["handled"], daily["101"]["contacts_handled"]) == (2, 2, 2)
 
 
 def test_abandons_in_queue_count_but_in_menu_abandons_and_voicemails_do_not(scenario: Harness) -> None:
@@ -213,7 +213,7 @@ def test_an_email_with_several_threads_and_segments(scenario: Harness) -> None:
     assert (email["handle_segments"], email["is_handled"], email["is_abandoned"]) == (2, True, False)
     agent = one(h, "select * from contact_center.fct_agent_daily")
     assert (agent["agent_id"], agent["channel"], agent["segments"], agent["handled"],
-            agent["handle_seconds"], agent["aht_seconds"]) == (103, "email", 2, 2, 300, 150.0)
+            agent["handle_seconds"], agent["aht_seconds"]) == ("103", "email", 2, 2, 300, 150.0)
     queue = one(h, "select * from contact_center.fct_queue_interval")
     assert (queue["sla_excluded"], queue["service_level_pct"]) == (1, None)
     assert one(h, "select count(*) as n from ujet.emails__email_threads where email_id = 1")["n"] == 4
@@ -248,10 +248,10 @@ def test_status_time_is_split_at_local_midnights_including_dst_days(scenario: Ha
     status = {(r["agent_id"], r["local_date"].isoformat(), r["status_name"]): (r["seconds"], r["intervals"])
               for r in rows(h, "select * from contact_center.fct_agent_status_daily")}
     assert status == {
-        (100, "2026-03-02", "Available"): (7200.0, 1),   # 22:00-24:00 EST
-        (100, "2026-03-03", "Available"): (5400.0, 1),   # 00:00-01:30 EST
-        (101, "2026-03-08", "Break"): (23 * 3600.0, 1),  # a whole 23-hour day
-        (102, "2026-11-01", "Meal"): (25 * 3600.0, 1),   # a whole 25-hour day
+        ("100", "2026-03-02", "Available"): (7200.0, 1),   # 22:00-24:00 EST
+        ("100", "2026-03-03", "Available"): (5400.0, 1),   # 00:00-01:30 EST
+        ("101", "2026-03-08", "Break"): (23 * 3600.0, 1),  # a whole 23-hour day
+        ("102", "2026-11-01", "Meal"): (25 * 3600.0, 1),   # a whole 25-hour day
     }
     starts = sorted(r["interval_start"] for r in rows(h, "select interval_start from contact_center.fct_queue_interval"))
     assert starts == [datetime(2026, 3, 8, 1, 45), datetime(2026, 3, 8, 3, 0)]  # wall clock; no 02:xx that day
@@ -266,9 +266,9 @@ def test_the_same_records_cut_in_utc_fall_on_utc_dates(scenario: Harness) -> Non
 
     status = {(r["agent_id"], r["local_date"].isoformat()): r["seconds"]
               for r in rows(h, "select * from contact_center.fct_agent_status_daily")}
-    assert status == {(100, "2026-03-03"): 12600.0, (101, "2026-03-08"): 68400.0,
-                      (101, "2026-03-09"): 14400.0, (102, "2026-11-01"): 72000.0,
-                      (102, "2026-11-02"): 18000.0}
+    assert status == {("100", "2026-03-03"): 12600.0, ("101", "2026-03-08"): 68400.0,
+                      ("101", "2026-03-09"): 14400.0, ("102", "2026-11-01"): 72000.0,
+                      ("102", "2026-11-02"): 18000.0}
     starts = sorted(r["interval_start"] for r in rows(h, "select interval_start from contact_center.fct_queue_interval"))
     assert starts == [datetime(2026, 3, 8, 6, 45), datetime(2026, 3, 8, 7, 0)]
     assert one(h, "select local_date from contact_center.fct_agent_daily")["local_date"] == date(2026, 3, 3)
@@ -286,7 +286,7 @@ def test_a_late_update_rewrites_a_past_day_exactly_as_a_full_rebuild_would(scena
 
     assert second.transform.mode == "incremental"
     assert second.transform.partitions["fct_agent_daily"] == 1  # only 2 March is rebuilt
-    agent = one(h, "select * from contact_center.fct_agent_daily where agent_id = 101")
+    agent = one(h, "select * from contact_center.fct_agent_daily where agent_id = '101'")
     # an agent with only a transfer that day keeps a row, with zeros elsewhere
     assert (agent["segments"], agent["handled"], agent["handle_seconds"], agent["aht_seconds"],
             agent["transfers_in"]) == (0, 0, 0, None, 1)
@@ -381,7 +381,7 @@ def test_a_status_held_for_years_is_kept_warned_about_and_its_rebuild_explained(
         f" (source=ujet, activity_id={stale['id']})")
     assert len(build.warnings) == 1 and f"activity_id={stale['id']}" in build.warnings[0]
     kept = one(h, "select sum(seconds) as seconds from contact_center.fct_agent_status_daily"
-                  " where agent_id = ? and local_date <= ?", closed["agent_id"], ended)
+                  " where agent_id = ? and local_date <= ?", str(closed["agent_id"]), ended)
     assert kept["seconds"] >= closed["duration"]   # the data is kept, not dropped
     text = format_summary(summary)
     assert (f"int_agent_status_daily: {build.partitions['int_agent_status_daily']:,} partitions"

@@ -17,7 +17,7 @@ select
     cast(null as timestamptz) as assigned_at,
     case when status = 'resolved' then last_activity_at end as ended_at,
     updated_at,
-    assignee__id as agent_id,
+    cast(assignee__id as text) as agent_id,
     sender__id as end_user_id,
     inbox_id as queue_id,
     cast(null as text) as queue_name,

@@ -4,7 +4,7 @@
 -- columns: id bigint, agent_id bigint, activity text, status__id bigint, status__name text, started_at timestamptz, ended_at timestamptz, duration double, call_id bigint, chat_id bigint, _dlt_load_id text
 select
     id as activity_id,
-    agent_id,
+    cast(agent_id as text) as agent_id,
     activity,
     status__id as status_id,
     status__name as status_name,

@@ -2,6 +2,6 @@
 -- source: ujet.agents__roles
 -- columns: agent_id bigint, value text
 select
-    agent_id,
+    cast(agent_id as text) as agent_id,
     value as role
 from ujet.agents__roles

@@ -2,7 +2,7 @@
 -- source: ujet.agents__teams
 -- columns: agent_id bigint, id bigint, name text
 select
-    agent_id,
+    cast(agent_id as text) as agent_id,
     id as team_id,
     name as team_name
 from ujet.agents__teams

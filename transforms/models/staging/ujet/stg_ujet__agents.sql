@@ -2,7 +2,7 @@
 -- source: ujet.agents
 -- columns: id bigint, first_name text, last_name text, email text, agent_number text, location text, created_at timestamptz, last_login_time timestamptz, status__name text, online boolean
 select
-    id as agent_id,
+    cast(id as text) as agent_id,
     first_name,
     last_name,
     email,

@@ -5,7 +5,7 @@ select
     'chat' as channel,
     chat_id as contact_id,
     _dlt_id as segment_row_id,
-    agent_id,
+    cast(agent_id as text) as agent_id,
     chat_duration as duration_seconds,
     hold_duration as hold_seconds,
     acw_duration as acw_seconds,

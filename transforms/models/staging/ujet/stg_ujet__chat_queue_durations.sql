@@ -5,7 +5,7 @@ select
     'chat' as channel,
     chat_id as contact_id,
     _dlt_id as entry_row_id,
-    agent_id,
+    cast(agent_id as text) as agent_id,
     queue_duration as queue_seconds,
     menu_path_id as queue_id,
     menu_path as queue_name,

@@ -8,6 +8,6 @@ select
     coalesce(cast(id as text), _dlt_id) as transfer_key,
     status,
     created_at,
-    from_agent__id as from_agent_id,
-    to_agent__id as to_agent_id
+    cast(from_agent__id as text) as from_agent_id,
+    cast(to_agent__id as text) as to_agent_id
 from ujet.chats__transfers

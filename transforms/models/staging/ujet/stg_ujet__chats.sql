@@ -11,7 +11,7 @@ select
     assigned_at,
     ends_at as ended_at,
     updated_at,
-    agent_info__id as agent_id,
+    cast(agent_info__id as text) as agent_id,
     end_user__id as end_user_id,
     menu_path__id as queue_id,
     menu_path__name as queue_name,

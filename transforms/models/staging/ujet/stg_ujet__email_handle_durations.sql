@@ -5,7 +5,7 @@ select
     'email' as channel,
     email_id as contact_id,
     _dlt_id as segment_row_id,
-    agent_id,
+    cast(agent_id as text) as agent_id,
     email_duration as duration_seconds,
     hold_duration as hold_seconds,
     acw_duration as acw_seconds,
