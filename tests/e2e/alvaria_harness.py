@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import dlt
 import duckdb
@@ -24,6 +24,8 @@ from pipelines.registry import instance
 from pipelines.runner import RunSummary, run_source
 from sources.alvaria.sandbox.organisation import Email, Organisation, OrganisationSize
 from sources.alvaria.sandbox.server import SandboxOptions, SandboxServer
+from transforms.dialect import RawSource
+from transforms.settings import TransformSettings
 
 
 @dataclass(frozen=True)
@@ -45,11 +47,20 @@ class Alvaria:
     def destination(self) -> Any:
         return dlt.destinations.duckdb(str(self.database), destination_name="warehouse")
 
-    def run(self, **overrides: Any) -> RunSummary:
+    def pipeline(self) -> dlt.Pipeline:
+        return dlt.pipeline("alvaria", destination=self.destination(), dataset_name="alvaria")
+
+    def raw_source(self) -> RawSource:
+        return RawSource("alvaria", "alvaria", "alvaria")
+
+    def run(self, transform: Optional[str] = None, **overrides: Any) -> RunSummary:
+        """One snapshot; `transform` (a reporting zone) also builds the facts."""
         args = dict(self.server.source_args(), requests_per_second=1000, retry_backoff=0.01)
         args.update(overrides)
         self.server.reset_log()
-        summary = run_source(instance("alvaria"), destination=self.destination(), source_args=args)
+        settings = TransformSettings(transform) if transform else None
+        summary = run_source(instance("alvaria"), destination=self.destination(), source_args=args,
+                             transform=settings)
         ticks = [r.tick for r in self.list_requests()]
         with self.connect() as connection:
             latest = connection.execute("select max(snapshot_at) from alvaria.snapshots").fetchone()[0]

@@ -11,6 +11,8 @@ with entries as (
     select * from contact_center.stg_ujet__email_queue_durations
     union all
     select * from contact_center.int_chatwoot__queue_entries
+    union all
+    select * from contact_center.int_alvaria__queue_entries
 )
 
 select
