@@ -1,0 +1,19 @@
+"""The fact tables, and the check that an incremental build equals a full rebuild."""
+
+from __future__ import annotations
+
+from typing import Any
+
+MARTS = ("fct_contacts", "fct_queue_interval", "fct_agent_daily", "fct_agent_status_daily",
+         "dim_agents", "dim_queues")
+
+
+def assert_marts_equal(connection: Any, left: str = "contact_center",
+                       right: str = "contact_center_full", marts: tuple[str, ...] = MARTS) -> None:
+    """Every mart holds the same rows, duplicates counted, in both datasets (`connection`
+    is anything with `execute(sql).fetchall()`: DuckDB, or the harness's warehouse)."""
+    for mart in marts:
+        for one, other in ((left, right), (right, left)):
+            extra = connection.execute(
+                f"select * from {one}.{mart} except all select * from {other}.{mart}").fetchall()
+            assert extra == [], f"{mart}: rows in {one} but not in {other}: {extra[:3]}"
