@@ -1,4 +1,4 @@
-"""Alvaria e-mails in the shared facts, as docs/metrics.md ("Across sources") maps them:
+"""Alvaria e-mails in the shared facts (contacts, queue intervals, agent days), as docs/metrics.md ("Across sources") maps them:
 expected rows computed here in Python from the raw tables (which tests/e2e/test_alvaria.py
 holds to the sandbox organisation), not by the models."""
 
@@ -95,6 +95,30 @@ def assert_facts_match(database: Any) -> None:
     assert +loaded_counts == +counts
 
 
+def assert_agent_days_match(database: Any) -> None:
+    """An e-mail that left the queue from a state an agent works in is one handled contact
+    of the agent who held it last, on the local date of the snapshot that saw it gone;
+    durations and transfers are unknown (null)."""
+    last: dict[str, dict[str, Any]] = {}
+    for row in rows(database, "select * from alvaria.email_snapshots order by snapshot_at"):
+        last[row["id"]] = row
+    handled: Counter[tuple[Any, ...]] = Counter()
+    for email in rows(database, "select * from alvaria.emails where not is_active"):
+        final = last[email["id"]]
+        if final["state"] in WORKED and final["work_handler_id"]:
+            local = email["left_queue_at"].astimezone(ZoneInfo(ZONE)).date()
+            handled[(final["work_handler_id"], local)] += 1
+    loaded = {}
+    for r in rows(database, "select * from contact_center.fct_agent_daily where source = 'alvaria'"):
+        assert r["channel"] == "email"
+        assert r["segments"] == r["handled"] == r["contacts_handled"]
+        assert all(r[c] is None for c in ("duration_seconds", "hold_seconds", "acw_seconds",
+                                          "bcw_seconds", "handle_seconds", "aht_seconds",
+                                          "transfers_out", "transfers_in"))
+        loaded[(r["agent_id"], r["local_date"])] = r["handled"]
+    assert loaded == dict(handled)
+
+
 def test_emails_are_contacts_and_queue_entries_and_incremental_equals_full(alvaria) -> None:
     av = alvaria(emails=90)
     av.run(transform=ZONE)
@@ -108,6 +132,9 @@ def test_emails_are_contacts_and_queue_entries_and_incremental_equals_full(alvar
     assert any(f["status"] == "completed" for f in facts) and any(f["is_handled"] for f in facts)
     assert any(f["queue_seconds"] for f in facts)
     assert_facts_match(av.database)
+    assert_agent_days_match(av.database)
+    assert rows(av.database, "select count(*) as n from contact_center.fct_agent_daily"
+                             " where source = 'alvaria'")[0]["n"] > 0
     build(av.pipeline(), TransformSettings(ZONE, dataset="contact_center_full"),
           sources=[av.raw_source()], full_refresh=True)
     with duckdb.connect(str(av.database), read_only=True) as connection:

@@ -2,7 +2,8 @@
 -- partition_by: local_date
 -- tests: unique(source, agent_id, local_date, channel); not_null(source, agent_id, local_date, channel); non_negative(segments, handled, contacts_handled, duration_seconds, hold_seconds, acw_seconds, bcw_seconds, handle_seconds, transfers_out, transfers_in); assert(handled <= segments); assert(contacts_handled <= handled); references(agent_id, dim_agents.agent_id)
 -- one row per agent, local date and channel: handle segments by the date they started,
--- transfers by the date they were created; hold time is already inside a segment's
+-- transfers by the date they were created, contacts completed where a vendor records no
+-- segments (Alvaria) by the date they left the queue; hold time is already inside a segment's
 -- duration on CCAI Platform's timeline, so handle time does not add it again
 with segments as (
     select
@@ -38,48 +39,85 @@ transfers_in as (
     group by source, to_agent_id, local_date, channel
 ),
 
+-- vendors without segments (Alvaria): each completed contact is one piece of handled work,
+-- and durations and transfers are unknown, so they stay null on those rows
+completions as (
+    select source, agent_id, local_date, channel, cast(count(*) as bigint) as completed
+    from contact_center.int_completions
+    group by source, agent_id, local_date, channel
+),
+
 agent_days as (
     select source, agent_id, local_date, channel from segments
+    union
+    select source, agent_id, local_date, channel from completions
     union
     select source, agent_id, local_date, channel from transfers_out
     union
     select source, agent_id, local_date, channel from transfers_in
+),
+
+joined as (
+    select
+        agent_days.source,
+        agent_days.agent_id,
+        agent_days.local_date,
+        agent_days.channel,
+        segments.segments,
+        segments.handled,
+        segments.contacts_handled,
+        segments.duration_seconds,
+        segments.hold_seconds,
+        segments.acw_seconds,
+        segments.bcw_seconds,
+        coalesce(completions.completed, 0) as completed,
+        -- a row of a vendor that records durations and transfers (all but Alvaria's)
+        segments.segments is not null or completions.completed is null as timed,
+        transfers_out.transfers_out,
+        transfers_in.transfers_in
+    from agent_days
+    left join segments
+        on segments.source = agent_days.source
+        and segments.agent_id = agent_days.agent_id
+        and segments.local_date = agent_days.local_date
+        and segments.channel = agent_days.channel
+    left join completions
+        on completions.source = agent_days.source
+        and completions.agent_id = agent_days.agent_id
+        and completions.local_date = agent_days.local_date
+        and completions.channel = agent_days.channel
+    left join transfers_out
+        on transfers_out.source = agent_days.source
+        and transfers_out.agent_id = agent_days.agent_id
+        and transfers_out.local_date = agent_days.local_date
+        and transfers_out.channel = agent_days.channel
+    left join transfers_in
+        on transfers_in.source = agent_days.source
+        and transfers_in.agent_id = agent_days.agent_id
+        and transfers_in.local_date = agent_days.local_date
+        and transfers_in.channel = agent_days.channel
 )
 
 select
-    agent_days.source,
-    agent_days.agent_id,
-    agent_days.local_date,
-    agent_days.channel,
-    coalesce(segments.segments, 0) as segments,
-    coalesce(segments.handled, 0) as handled,
-    coalesce(segments.contacts_handled, 0) as contacts_handled,
-    coalesce(segments.duration_seconds, 0) as duration_seconds,
-    coalesce(segments.hold_seconds, 0) as hold_seconds,
-    coalesce(segments.acw_seconds, 0) as acw_seconds,
-    coalesce(segments.bcw_seconds, 0) as bcw_seconds,
-    coalesce(segments.duration_seconds, 0) + coalesce(segments.acw_seconds, 0)
-        + coalesce(segments.bcw_seconds, 0) as handle_seconds,
+    source,
+    agent_id,
+    local_date,
+    channel,
+    coalesce(segments, 0) + completed as segments,
+    coalesce(handled, 0) + completed as handled,
+    coalesce(contacts_handled, 0) + completed as contacts_handled,
+    case when timed then coalesce(duration_seconds, 0) end as duration_seconds,
+    case when timed then coalesce(hold_seconds, 0) end as hold_seconds,
+    case when timed then coalesce(acw_seconds, 0) end as acw_seconds,
+    case when timed then coalesce(bcw_seconds, 0) end as bcw_seconds,
     case
-        when coalesce(segments.handled, 0) > 0
-            then (segments.duration_seconds + segments.acw_seconds + segments.bcw_seconds)
-                / segments.handled
+        when timed
+            then coalesce(duration_seconds, 0) + coalesce(acw_seconds, 0) + coalesce(bcw_seconds, 0)
+    end as handle_seconds,
+    case
+        when coalesce(handled, 0) > 0
+            then (duration_seconds + acw_seconds + bcw_seconds) / handled
     end as aht_seconds,
-    coalesce(transfers_out.transfers_out, 0) as transfers_out,
-    coalesce(transfers_in.transfers_in, 0) as transfers_in
-from agent_days
-left join segments
-    on segments.source = agent_days.source
-    and segments.agent_id = agent_days.agent_id
-    and segments.local_date = agent_days.local_date
-    and segments.channel = agent_days.channel
-left join transfers_out
-    on transfers_out.source = agent_days.source
-    and transfers_out.agent_id = agent_days.agent_id
-    and transfers_out.local_date = agent_days.local_date
-    and transfers_out.channel = agent_days.channel
-left join transfers_in
-    on transfers_in.source = agent_days.source
-    and transfers_in.agent_id = agent_days.agent_id
-    and transfers_in.local_date = agent_days.local_date
-    and transfers_in.channel = agent_days.channel
+    case when timed then coalesce(transfers_out, 0) end as transfers_out,
+    case when timed then coalesce(transfers_in, 0) end as transfers_in
+from joined

@@ -10,6 +10,7 @@ select
     email_type as contact_type,
     -- the state it was last seen in while in the queue; completed once it left
     case when is_active then state else 'completed' end as status,
+    state as last_state,
     coalesce(received_time, start_time) as created_at,
     queued_time,
     left_queue_at as ended_at,
