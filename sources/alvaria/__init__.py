@@ -176,16 +176,8 @@ class SnapshotRun:
         read = OffsetReader(self._page, self.page_size, version=_sequence,
                             overlap=PAGE_OVERLAP, max_passes=self.max_passes).read()
         loadable, held = self._screen(read)
-        observation = observe(self.previous, loadable, snapshot_at, self.previous_at)
-        tracked = observation.tracked
-        for key in held_ids(held):
-            # unreadable now, so not known to have left: still tracked as last read
-            if key in self.previous and key not in tracked:
-                tracked[key] = self.previous[key]
-        observation.changes = [c for c in observation.changes
-                               if not (c.get("to_state") is None and c["id"] in tracked)]
-        observation.emails = [e for e in observation.emails
-                              if e.get("is_active") or e["id"] not in tracked]
+        observation = observe(self.previous, loadable, snapshot_at, self.previous_at,
+                              unreadable=frozenset(held_ids(held)))
         if held:
             logger.warning("%s: %d e-mail(s) went to the quarantine table", EMAILS, len(held))
             yield dlt.mark.with_hints(held, dlt.mark.make_hints(**QUARANTINE_HINTS),
@@ -197,7 +189,7 @@ class SnapshotRun:
             if rows:
                 yield _appended(table, rows)
         self.progress.add(len(read.records))
-        yield StateUpdate("active", tracked)
+        yield StateUpdate("active", observation.tracked)
         yield StateUpdate("snapshot_at", snapshot_at.isoformat())
         self.progress.done()
         logger.info("alvaria: snapshot of %d e-mail(s) (%d reported) in %d request(s), %d"

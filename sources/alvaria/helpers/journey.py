@@ -59,13 +59,16 @@ class Observation:
 
 
 def observe(previous: dict[str, Tracked], read: dict[str, Record], snapshot_at: datetime,
-            previous_snapshot_at: Optional[datetime]) -> Observation:
+            previous_snapshot_at: Optional[datetime],
+            unreadable: frozenset[str] = frozenset()) -> Observation:
     """The rows one snapshot adds, given the e-mails active at the one before.
 
     Every e-mail read gets a snapshot row and its `emails` row (seen now, active); one that
     was not active before, or whose state, handler or work type differs, gets a change row;
     one active before and not read now has left: its `emails` row keeps its last-seen
     fields and gets `left_queue_at`, and its change row carries its last sequence number.
+    One listed but `unreadable` (held in quarantine) is not known to have left: it stays
+    tracked as last read, and adds no row.
     """
     out = Observation()
     stamp = snapshot_at.isoformat()
@@ -79,12 +82,15 @@ def observe(previous: dict[str, Tracked], read: dict[str, Record], snapshot_at: 
                                   **{name: row[name] for name in SNAPSHOT_FIELDS if name in row}})
         out.emails.append({**row, "first_seen_at": _time(first_seen), "last_seen_at": snapshot_at,
                            "is_active": True})
-        old = email_row(before["record"]) if before else {}
-        if not before or any(old.get(name) != row.get(name)
-                             for name in ("state", "work_handler_id", "work_type_id")):
+        # the last snapshot's record is shaped again only when the e-mail changed
+        if not before or _journey(before["record"]) != _journey(record):
+            old = email_row(before["record"]) if before else {}
             out.changes.append(_change(key, old, row, snapshot_at, row.get("event_sequence_number")))
     for key in sorted(set(previous) - set(read), key=_id_order):
         before = previous[key]
+        if key in unreadable:
+            out.tracked[key] = before
+            continue
         old = email_row(before["record"])
         out.left += 1
         out.emails.append({**old, "first_seen_at": _time(before["first_seen_at"]),
@@ -92,6 +98,13 @@ def observe(previous: dict[str, Tracked], read: dict[str, Record], snapshot_at: 
                            "left_queue_at": snapshot_at})
         out.changes.append(_change(key, old, {}, snapshot_at, old.get("event_sequence_number")))
     return out
+
+
+def _journey(record: Record) -> tuple[Any, Optional[str], Optional[str]]:
+    """What a change row is about, as `email_row` would shape it: state, handler, work type."""
+    handler, work_type = record.get("workHandlerId"), record.get("workTypeId")
+    return (record.get("state"), None if handler is None else str(handler),
+            None if work_type is None else str(work_type))
 
 
 def _change(key: str, old: Record, new: Record, observed_at: datetime,
