@@ -1,9 +1,12 @@
 """What every vendor's sandbox server shares: serving on loopback in a background thread,
-and the log of requests it answered, which tests read to count what a run asked for."""
+the log of requests it answered (which tests read to count what a run asked for), the
+schedule of faults its options ask for, a fixed-window rate limit, and writing an answer."""
 
 from __future__ import annotations
 
+import random
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Optional, TypeVar
 
@@ -60,28 +63,29 @@ class LoopbackServer:
 
 
 class FaultSchedule:
-    """Which request a sandbox answers badly: every `every`-th (cycling through `kinds`), a
-    random share `rate` of them, or (`fail_after`) every one after that many."""
+    """Which request a sandbox answers badly, read from its options at every request (tests
+    switch faults on and off between runs): every `fault_every`-th (cycling through
+    `fault_kinds`), a random share `fault_rate` of them, or (`fail_after`, where the options
+    have it) every one after that many."""
 
-    def __init__(self, kinds: tuple[str, ...], *, every: int = 0, rate: float = 0.0,
-                 fail_after: Optional[int] = None, seed: int = 1) -> None:
-        import random
-
-        self.kinds, self.every, self.rate, self.fail_after = kinds, every, rate, fail_after
-        self._rng = random.Random(seed)
-        self._served = 0
-        self._lock = threading.Lock()
+    def __init__(self, options: Any, rng: random.Random, lock: threading.Lock) -> None:
+        self.options, self._rng, self._lock = options, rng, lock
+        self.served = 0
+        """Requests asked for a fault so far (what `fail_after` counts)."""
 
     def next(self) -> Optional[str]:
         """The fault for the request being answered now, or None."""
+        options = self.options
+        kinds = options.fault_kinds
         with self._lock:
-            self._served += 1
-            if self.fail_after is not None and self._served > self.fail_after:
-                return self.kinds[0]
-            if self.every and self._served % self.every == 0:
-                return self.kinds[(self._served // self.every - 1) % len(self.kinds)]
-            if self.rate and self._rng.random() < self.rate:
-                return self._rng.choice(self.kinds)
+            self.served += 1
+            fail_after = getattr(options, "fail_after", None)
+            if fail_after is not None and self.served > fail_after:
+                return kinds[0]
+            if options.fault_every and self.served % options.fault_every == 0:
+                return kinds[(self.served // options.fault_every - 1) % len(kinds)]
+            if options.fault_rate and self._rng.random() < options.fault_rate:
+                return self._rng.choice(kinds)
             return None
 
 
@@ -90,8 +94,6 @@ class FixedWindow:
     rack-attack and API gateways count)."""
 
     def __init__(self, limit: float) -> None:
-        import time
-
         self._time = time.time
         self.limit, self.window, self.count = limit, int(self._time()), 0
         self._lock = threading.Lock()

@@ -15,7 +15,6 @@ import pytest
 from dlt.common.versioned_state import decompress_state
 
 from sources.alvaria.sandbox.organisation import SAMPLE
-from sources.kit.sandbox import FaultSchedule
 from tests.e2e.alvaria_harness import (  # noqa: F401 (the fixture)
     alvaria,
     api_row,
@@ -138,14 +137,15 @@ def test_a_failed_run_loads_no_partial_snapshot(alvaria) -> None:
     av.run()
     av.organisation.churn(10)
     # the third page and every one after fail until the retries run out
-    av.server.faults = FaultSchedule(("503",), fail_after=2)
+    av.server.options.fault_kinds = ("503",)
+    av.server.options.fail_after = av.server.faults.served + 2
 
     with pytest.raises(Exception):
         av.run(max_attempts=2)
     assert len(av.rows("select * from alvaria.snapshots")) == 1
     assert av.rows("select count(*) as n from alvaria.email_snapshots")[0]["n"] == 100
 
-    av.server.faults = FaultSchedule(("503",))
+    av.server.options.fail_after = None
     av.run()
     assert_snapshots_exact(av)
     assert_journeys_exact(av)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import json
+import random
 import logging
 import re
 import secrets
@@ -70,6 +71,8 @@ class SandboxOptions:
     fault_rate: float = 0.0
     fault_every: int = 0
     fault_kinds: tuple[str, ...] = ("500", "503", "truncated")
+    fail_after: Optional[int] = None
+    """Answer every list request after the n-th with the first of `fault_kinds` (an outage)."""
     slow_seconds: float = 0.5
     seed: int = 1
 
@@ -128,8 +131,6 @@ class SandboxServer(LoopbackServer):
                  options: Optional[SandboxOptions] = None, port: int = 0) -> None:
         self.organisation = organisation or Organisation()
         self.options = options or SandboxOptions()
-        self.faults = FaultSchedule(self.options.fault_kinds, every=self.options.fault_every,
-                                    rate=self.options.fault_rate, seed=self.options.seed)
         self._window = (FixedWindow(self.options.requests_per_second)
                         if self.options.requests_per_second else None)
         self._tokens: dict[str, float] = {}
@@ -137,6 +138,8 @@ class SandboxServer(LoopbackServer):
         self.tokens_issued = 0
         self._pages_served = 0
         super().__init__(_handler_for(self), "127.0.0.1", port)
+        self.faults = FaultSchedule(self.options, random.Random(self.options.seed),
+                                     self._log_lock)
 
     @property
     def origin(self) -> str:

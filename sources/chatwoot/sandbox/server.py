@@ -18,7 +18,6 @@ import logging
 import random
 import re
 import secrets
-import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -26,7 +25,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any, Optional
 from urllib.parse import parse_qsl, urlsplit
 
-from sources.kit.sandbox import LoopbackServer, send
+from sources.kit.sandbox import FaultSchedule, FixedWindow, LoopbackServer, send
 from sources.chatwoot.sandbox.account import (
     ACTIVITY,
     INBOXES,
@@ -110,22 +109,6 @@ class Answer:
         return json.dumps(self.body, ensure_ascii=False).encode()
 
 
-class _FixedWindow:
-    """rack-attack's throttle: `limit` requests per window; refused ones count too."""
-
-    def __init__(self, limit: float) -> None:
-        self.limit, self.window, self.count = limit, int(time.time()), 0
-        self.lock = threading.Lock()
-
-    def allows(self) -> bool:
-        with self.lock:
-            now = int(time.time())
-            if now != self.window:
-                self.window, self.count = now, 0
-            self.count += 1
-            return self.count <= self.limit
-
-
 class SandboxServer(LoopbackServer):
     """Serves an `Account` over HTTP on 127.0.0.1 in a background thread."""
 
@@ -137,10 +120,10 @@ class SandboxServer(LoopbackServer):
         self.account = account or Account()
         self.options = options or SandboxOptions()
         self._rng = random.Random(self.options.seed)
-        self._served = 0
-        self._window = (_FixedWindow(self.options.requests_per_second)
+        self._window = (FixedWindow(self.options.requests_per_second)
                         if self.options.requests_per_second else None)
         super().__init__(_handler_for(self), "127.0.0.1", port)
+        self.faults = FaultSchedule(self.options, self._rng, self._log_lock)
 
     @property
     def base_url(self) -> str:
@@ -161,7 +144,7 @@ class SandboxServer(LoopbackServer):
             return Answer(401, {"error": "Invalid Access Token"})
         if not path.startswith(self.api_root):
             return Answer(404, {"error": "Resource could not be found"})
-        fault = self._next_fault()
+        fault = self.faults.next()
         if fault in ("500", "502", "503"):
             return Answer(int(fault), {"error": "Internal Server Error"}, fault=fault)
         endpoint = path[len(self.api_root):].strip("/")
@@ -175,17 +158,6 @@ class SandboxServer(LoopbackServer):
             answer = Answer(404, {"error": "Resource could not be found"})
         answer.fault = fault
         return answer
-
-    def _next_fault(self) -> Optional[str]:
-        options = self.options
-        with self._log_lock:
-            self._served += 1
-            if options.fault_every and self._served % options.fault_every == 0:
-                turn = self._served // options.fault_every - 1
-                return options.fault_kinds[turn % len(options.fault_kinds)]
-            if options.fault_rate and self._rng.random() < options.fault_rate:
-                return self._rng.choice(options.fault_kinds)
-            return None
 
     def _conversations(self, params: list[tuple[str, str]]) -> Answer:
         query = dict(params)

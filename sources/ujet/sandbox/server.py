@@ -27,7 +27,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any, Optional
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from sources.kit.sandbox import LoopbackServer, send
+from sources.kit.sandbox import FaultSchedule, LoopbackServer, send
 from sources.ujet.sandbox.frozen import FrozenTenant
 from sources.ujet.sandbox.query import Bounds, QueryError, paginate, select
 from sources.ujet.sandbox.tenant import CONTACT_KINDS, Tenant
@@ -131,10 +131,10 @@ class SandboxServer(LoopbackServer):
         if self.frozen is not None and self.options.churn_per_request:
             raise ValueError("a frozen tenant cannot churn: its records do not change")
         self._rng = random.Random(self.options.seed)
-        self._served = 0
         self._bucket = (_TokenBucket(self.options.requests_per_second, self.options.burst)
                         if self.options.requests_per_second else None)
         super().__init__(_handler_for(self), host, port)
+        self.faults = FaultSchedule(self.options, self._rng, self._log_lock)
 
     @property
     def base_url(self) -> str:
@@ -152,7 +152,7 @@ class SandboxServer(LoopbackServer):
                            {"WWW-Authenticate": 'Basic realm="Application"'})
         if not path.startswith(API_ROOT):
             return _Answer(404, {"message": "Not Found"})
-        fault = self._next_fault()
+        fault = self.faults.next()
         if fault in ("500", "502", "503"):
             return _Answer(int(fault), {"message": "Internal Server Error"}, fault=fault)
         if fault == "html":
@@ -163,19 +163,6 @@ class SandboxServer(LoopbackServer):
             return _Answer(400, {"message": str(exc)})
         answer.fault = fault
         return answer
-
-    def _next_fault(self) -> Optional[str]:
-        options = self.options
-        with self._log_lock:
-            self._served += 1
-            if options.fail_after is not None and self._served > options.fail_after:
-                return options.fault_kinds[0]
-            if options.fault_every and self._served % options.fault_every == 0:
-                turn = self._served // options.fault_every - 1
-                return options.fault_kinds[turn % len(options.fault_kinds)]
-            if options.fault_rate and self._rng.random() < options.fault_rate:
-                return self._rng.choice(options.fault_kinds)
-            return None
 
     def _authorized(self, header: Optional[str]) -> bool:
         if not header or not header.startswith("Basic "):
