@@ -87,7 +87,7 @@ class Plan:
         if quick:
             return cls(True, {1.0: 75, 10.0: 600}, TenantShape(5_000),
                        (TenantShape(10_000, days=3.65), TenantShape(100_000, days=36.5)),
-                       (10.0, 300), (1_000, 100))
+                       chatwoot=(10.0, 300), alvaria=(1_000, 100))
         return cls(False, {1.0: 300, 10.0: 3_000}, TenantShape(20_000),
                    (TenantShape(100_000, days=36.5), TenantShape(1_000_000, days=365)))
 
