@@ -20,7 +20,8 @@ from typing import Any, Optional
 
 import duckdb
 
-from benchmarks.harness import PROJECT_ROOT, PYTHON, ccelt, free_port, run_measured, workdir
+from benchmarks.harness import (PROJECT_ROOT, ccelt, free_port, run_measured, start_sandbox,
+                                stop_sandbox, workdir)
 
 RUNS = 4
 """Snapshots per condition; the first is the backfill (every e-mail new), counted the same."""
@@ -60,26 +61,17 @@ class AlvariaSandbox:
 
     def __init__(self, emails: int, page_cap: int, *extra: str) -> None:
         self.port = free_port()
-        self.command = [PYTHON, "-m", "pipelines.cli", "--log-level", "WARNING", "sandbox",
-                        "alvaria", "--port", str(self.port), "--emails", str(emails),
-                        "--page-cap", str(page_cap), "--requests-per-second", "0",
-                        "--client-secret", "bench-secret", "--api-key", "bench-key", *extra]
+        self.switches = ["--port", str(self.port), "--emails", str(emails), "--page-cap",
+                         str(page_cap), "--requests-per-second", "0", "--client-secret",
+                         "bench-secret", "--api-key", "bench-key", *extra]
         self.process: Optional[subprocess.Popen[str]] = None
 
     def __enter__(self) -> AlvariaSandbox:
-        self.process = subprocess.Popen(self.command, cwd=PROJECT_ROOT, stdout=subprocess.PIPE,
-                                        stderr=subprocess.DEVNULL, text=True,
-                                        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)})
-        assert self.process.stdout is not None
-        line = self.process.stdout.readline()
-        if "Alvaria sandbox organisation" not in line:
-            raise RuntimeError(f"the Alvaria sandbox did not start: {line!r}")
+        self.process = start_sandbox("alvaria", self.switches, "Alvaria sandbox organisation")
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        if self.process:
-            self.process.terminate()
-            self.process.wait(timeout=60)
+        stop_sandbox(self.process)
 
     def env(self, folder: Path) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items()

@@ -20,7 +20,8 @@ from typing import Any, Optional
 
 import duckdb
 
-from benchmarks.harness import PROJECT_ROOT, PYTHON, Finished, ccelt, free_port, run_measured, workdir
+from benchmarks.harness import (PROJECT_ROOT, Finished, ccelt, free_port, run_measured, start_sandbox,
+                                stop_sandbox, workdir)
 
 LIST_PAGE = 25
 THREAD_CHUNK = 1000
@@ -42,23 +43,15 @@ class ChatwootSandbox:
         return f"http://127.0.0.1:{self.port}"
 
     def __enter__(self) -> ChatwootSandbox:
-        command = [PYTHON, "-m", "pipelines.cli", "--log-level", "WARNING", "sandbox", "chatwoot",
-                   "--port", str(self.port), "--token", self.token, "--conversations",
-                   str(self.conversations), "--days", str(self.days), "--requests-per-second",
-                   str(self.requests_per_second)]
-        self.process = subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=subprocess.PIPE,
-                                        stderr=subprocess.DEVNULL, text=True,
-                                        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)})
-        assert self.process.stdout is not None
-        line = self.process.stdout.readline()
-        if "Chatwoot sandbox account" not in line:
-            raise RuntimeError(f"the Chatwoot sandbox did not start: {line!r}")
+        self.process = start_sandbox(
+            "chatwoot", ["--port", str(self.port), "--token", self.token, "--conversations",
+                         str(self.conversations), "--days", str(self.days),
+                         "--requests-per-second", str(self.requests_per_second)],
+            "Chatwoot sandbox account")
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        if self.process:
-            self.process.terminate()
-            self.process.wait(timeout=60)
+        stop_sandbox(self.process)
 
 
 @dataclass

@@ -190,26 +190,41 @@ class Sandbox:
         return f"http://127.0.0.1:{self.port}/manager/api/v1"
 
     def __enter__(self) -> Sandbox:
-        command = [PYTHON, "-m", "pipelines.cli", "--log-level", "WARNING", "sandbox", "ujet",
-                   "--port", str(self.port), "--token", self.token, "--frozen",
-                   "--requests-per-second", str(self.requests_per_second), *self.shape.arguments(),
-                   *self.switches]
         started = time.monotonic()
-        self.process = subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=subprocess.PIPE,
-                                        stderr=subprocess.DEVNULL, text=True,
-                                        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
-                                        preexec_fn=_server_priority)
-        assert self.process.stdout is not None
-        line = self.process.stdout.readline()   # printed once the tenant is generated
-        if "UJET sandbox tenant on" not in line:
-            raise RuntimeError(f"the sandbox did not start: {line!r}")
+        self.process = start_sandbox(
+            "ujet", ["--port", str(self.port), "--token", self.token, "--frozen",
+                     "--requests-per-second", str(self.requests_per_second),
+                     *self.shape.arguments(), *self.switches],
+            "UJET sandbox tenant on", raised_priority=True)
         self.generated_in = time.monotonic() - started
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        if self.process:
-            self.process.terminate()
-            self.process.wait(timeout=60)
+        stop_sandbox(self.process)
+
+
+def start_sandbox(vendor: str, switches: list[str], banner: str,
+                  raised_priority: bool = False) -> subprocess.Popen[str]:
+    """`ccelt sandbox <vendor> <switches>` in its own process, once its first line (printed
+    when its data is generated and it serves) contains `banner`."""
+    command = [PYTHON, "-m", "pipelines.cli", "--log-level", "WARNING", "sandbox", vendor,
+               *switches]
+    process = subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, text=True,
+                               env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
+                               preexec_fn=_server_priority if raised_priority else None)
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    if banner not in line:
+        process.terminate()
+        raise RuntimeError(f"the {vendor} sandbox did not start: {line!r}")
+    return process
+
+
+def stop_sandbox(process: Optional[subprocess.Popen[str]]) -> None:
+    if process:
+        process.terminate()
+        process.wait(timeout=60)
 
 
 SERVER_NICENESS = -10
