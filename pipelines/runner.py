@@ -187,8 +187,10 @@ def _run_locked(instance: SourceInstance, pipeline_name: str, dataset_name: str,
             _add_rows(summary, pipeline)
             pipeline.set_local_state_val(_WAREHOUSE_KEY, identity(destination, dataset_name))
             logger.debug("%s", load_info)
-            logger.info("%s: slice %d took %s%s", pipeline_name, summary.slices,
-                        _step_times(pipeline), _resident())
+            logger.info("%s: slice %d took %s%s%s", pipeline_name, summary.slices,
+                        _step_times(pipeline), _resident(),
+                        "; up to 5 × load_every_rows, as fetching was ahead of loading"
+                        if session.stretched else "")
             if session.finished(list(source.selected_resources)):
                 break
             if session.interrupted:

@@ -157,6 +157,11 @@ class Feed:
         return self._stopped.is_set() or (self._interrupt is not None and self._interrupt.is_set())
 
     @property
+    def buffered(self) -> int:
+        """Rows fetched and not yet taken."""
+        return self._buffered
+
+    @property
     def done_fetching(self) -> bool:
         """Its producer has ended (what it fetched may still wait to be taken)."""
         return self._done
@@ -221,6 +226,18 @@ def read_ahead(pages: Iterator[Any], depth: int = 2) -> Iterator[Any]:
             changed.notify_all()
 
 
+STRETCHED_SLICE = 5
+"""How many times `slice_rows` a slice may take when the feeds are ahead of the loading.
+
+The row bound keeps the last slice short when fetching is the slower side (a rate limit):
+its normalize and load are the only work that cannot hide under fetching. When the feeds
+already hold a whole slice's rows as a slice starts, fetching is the faster side; the run's
+end then waits for the loading whatever the slices' size, and each extra slice only adds
+its fixed cost (a dlt run, a merge per table, DuckDB's checkpoint: about a second). 50,000
+rows at the default bound took no more memory to normalize and load than 10,000
+(docs/decisions.md, "Performance")."""
+
+
 class FetchSession:
     """The feeds of one `ccelt run`, shared by the dlt runs (slices) that load them."""
 
@@ -234,6 +251,8 @@ class FetchSession:
         self.slice = Slice(interrupt=self.interrupt)
         self.slices = 0
         """Slices started so far: resources do some things once, in the first."""
+        self.stretched = False
+        """Whether the current slice may take `STRETCHED_SLICE` times `slice_rows` rows."""
         now = pendulum.now("UTC")
         self.run_started = now.replace(microsecond=now.microsecond // 1000 * 1000)
         """The run's frozen upper bound of every incremental read, and its snapshot time."""
@@ -243,7 +262,11 @@ class FetchSession:
         self._stopped = threading.Event()
 
     def start_slice(self) -> None:
-        self.slice = Slice(self.load_every, self.slice_rows, self.interrupt)
+        rows = self.slice_rows
+        self.stretched = rows is not None and self.backlog() >= rows
+        if self.stretched:
+            rows = STRETCHED_SLICE * rows
+        self.slice = Slice(self.load_every, rows, self.interrupt)
         self.slices += 1
 
     @property
@@ -266,6 +289,14 @@ class FetchSession:
         room of the ones about to start."""
         with self._lock:
             self._expected.update(names)
+
+    def backlog(self) -> int:
+        """Rows the feeds fetched that no slice has taken yet."""
+        # read without the feeds' locks (a slice asks while holding one feed's lock); an
+        # int read is atomic and a count a moment old is good enough to decide on
+        with self._lock:
+            feeds = list(self._feeds.values())
+        return sum(feed.buffered for feed in feeds)
 
     def _room(self, feed: Feed) -> int:
         """Rows a feed may hold: an equal share of the session's among the feeds still

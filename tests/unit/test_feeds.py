@@ -39,17 +39,50 @@ def settled(value: Callable[[], int], at_least: int, timeout: float = 20.0) -> i
 
 
 def test_a_slice_ends_once_its_resources_took_enough_rows_and_the_next_goes_on() -> None:
+    # fetching is the slower side: the producer fetches a page only once the last was taken
+    turn = threading.Semaphore(1)
+
+    def paced() -> Iterator[list[int]]:
+        for page in pages(10):
+            turn.acquire()
+            yield page
+
     session = FetchSession(load_every=None, slice_rows=25)
     taken: list[list[int]] = []
     while not session.finished(["calls"]):
         session.start_slice()
-        taken.append([row for page in session.feed("calls", lambda: pages(10)).take(session.slice)
-                      for row in page])
+        assert not session.stretched
+        rows: list[int] = []
+        for page in session.feed("calls", paced).take(session.slice):
+            rows += page
+            turn.release()
+        taken.append(rows)
     session.close()
 
     # whole pages are handed over: a slice stops at the first page that reaches the bound
     assert [len(rows) for rows in taken] == [30, 30, 30, 10]
     assert sum(taken, []) == list(range(100))
+
+
+def test_a_slice_takes_up_to_five_bounds_while_the_feeds_hold_a_whole_slice_waiting() -> None:
+    session = FetchSession(load_every=None, slice_rows=25)
+    taken: list[list[int]] = []
+    stretched: list[bool] = []
+    while not session.finished(["calls"]):
+        if session.slices:
+            # the feed fetched everything while the slice before was "loaded"
+            settled(session.backlog, 230 - len(sum(taken, [])))
+        session.start_slice()
+        stretched.append(session.stretched)
+        taken.append([row for page in session.feed("calls", lambda: pages(23)).take(session.slice)
+                      for row in page])
+    session.close()
+
+    # the first slice cannot know (nothing fetched yet); the second stops at the first page
+    # reaching 5 × 25 rows; the third, with 100 rows waiting, is stretched and takes them
+    assert [len(rows) for rows in taken] == [30, 130, 70]
+    assert stretched == [False, True, True]
+    assert sum(taken, []) == list(range(230))
 
 
 def test_the_row_bound_counts_every_resource_of_the_slice_together() -> None:
