@@ -122,7 +122,35 @@ def _parser() -> argparse.ArgumentParser:
                                 help="no live status line on a terminal (log lines only)")
         run_source.add_argument("--report", metavar="FILE", default=None,
                                 help="also write the run's summary as JSON to FILE, for monitoring")
-        run_source.set_defaults(handler=_run, source=spec.name)
+        if spec.listens:
+            run_source.add_argument(
+                "--duration", type=_seconds, default=DEFAULT_LISTEN_SECONDS, metavar="S",
+                help="seconds to listen before loading what was received and stopping"
+                     f" (default: {DEFAULT_LISTEN_SECONDS:g}); `ccelt listen {spec.name}` listens"
+                     " until SIGTERM or SIGINT")
+        run_source.set_defaults(handler=_run, source=spec.name, listening=False)
+
+    listen = commands.add_parser(
+        "listen", help="receive a push source's notifications until stopped (a service)",
+        description="Listen to a source that pushes notifications, loading them every few"
+                    " seconds, until SIGTERM or SIGINT; then load what was received and exit 0."
+                    " Run it as a service (docs/operations.md).")
+    listen_sources = listen.add_subparsers(title="sources", metavar="SOURCE")
+    for spec in SOURCES.values():
+        if not spec.listens:
+            continue
+        listen_source = listen_sources.add_parser(spec.name, help=spec.title,
+                                                  description=spec.summary)
+        listen_source.add_argument("--tenant", default=None, metavar="NAME",
+                                   help=f"listen for one of several tenants (sources.{spec.name}.NAME.*)")
+        listen_source.add_argument("--no-transform", action="store_true",
+                                   help="load only; do not rebuild the contact_center tables on exit")
+        listen_source.add_argument("--destination", metavar="TYPE", default=None,
+                                   help="load this engine instead of the configured warehouse")
+        listen_source.add_argument("--report", metavar="FILE", default=None,
+                                   help="also write the run's summary as JSON to FILE on exit")
+        listen_source.set_defaults(handler=_run, source=spec.name, listening=True, duration=None,
+                                   resources=None, no_progress=True)
 
     check = commands.add_parser(
         "check", help="check the configuration, the API and the warehouse; load nothing",
@@ -193,7 +221,8 @@ def _csv(value: str) -> list[str]:
 def _run(args: argparse.Namespace, redactor: _Redactor) -> int:
     from pipelines.runner import run_source
 
-    command = f"ccelt run {args.source}" + (f" --tenant {args.tenant}" if args.tenant else "")
+    verb = "listen" if args.listening else "run"
+    command = f"ccelt {verb} {args.source}" + (f" --tenant {args.tenant}" if args.tenant else "")
 
     interrupt = threading.Event()
 
@@ -208,9 +237,10 @@ def _run(args: argparse.Namespace, redactor: _Redactor) -> int:
         try:
             with _stopping_cleanly(interrupt, command), \
                     live_progress(sys.stderr, enabled=not _JSON and not args.no_progress):
+                listening = {"listen_seconds": args.duration} if instance.spec.listens else None
                 summary = run_source(instance, destination=destination,
                                      resources=args.resources, transform=settings,
-                                     interrupt=interrupt)
+                                     interrupt=interrupt, source_args=listening)
         except DataTestFailed as failed:
             # loaded and built: the report says so, and the exit code says the tests failed
             if hasattr(failed, "summary"):
@@ -218,6 +248,12 @@ def _run(args: argparse.Namespace, redactor: _Redactor) -> int:
             raise
         _write_report(args.report, summary_record(summary))
         print(format_summary(summary))
+        if summary.interrupted and args.listening:
+            # a signal is how a listener is stopped: what it received is loaded
+            _tell(f"{command} stopped by {_SIGNALS[interrupt.signum]}: everything received was"  # type: ignore[attr-defined]
+                  f" loaded ({sum(summary.rows.values()):,} rows in {summary.slices} slice(s))",
+                  "INFO")
+            return
         if summary.interrupted:
             rows = sum(summary.rows.values())
             _tell(f"{command} interrupted by {_SIGNALS[interrupt.signum]}: kept {rows:,} rows"  # type: ignore[attr-defined]
@@ -229,6 +265,18 @@ def _run(args: argparse.Namespace, redactor: _Redactor) -> int:
 
 
 _SIGNALS = {signal.SIGINT: "SIGINT", signal.SIGTERM: "SIGTERM"}
+DEFAULT_LISTEN_SECONDS = 60.0
+"""How long `ccelt run <push source>` listens without `--duration`."""
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive seconds, got {text!r}")
+    return value
 
 
 class _Abandoned(KeyboardInterrupt):

@@ -34,6 +34,11 @@ class SourceSpec:
             what it reached (`ccelt check`).
         basic_auth_user: the setting sent as the HTTP Basic username with a secret as the
             password, if any: the header that carries both is redacted too.
+        listens: the source receives pushed notifications rather than reading lists: `ccelt
+            run <name> --duration S` listens for S seconds, `ccelt listen <name>` until a
+            signal; the source function takes `listen_seconds` (None: until a signal).
+        load_every: seconds a slice takes before it is loaded, when the user sets no
+            `load_every` (None: the runner's default).
     """
 
     name: str
@@ -45,6 +50,8 @@ class SourceSpec:
     summary: str
     check: str = ""
     basic_auth_user: Optional[str] = None
+    listens: bool = False
+    load_every: Optional[float] = None
 
     def source_factory(self) -> Any:
         module, function = self.source.split(":")
@@ -177,7 +184,24 @@ ALVARIA = SourceSpec(
     check="sources.alvaria:check_connection",
 )
 
-SOURCES: dict[str, SourceSpec] = {spec.name: spec for spec in (UJET, CHATWOOT, ALVARIA)}
+GENESYS = SourceSpec(
+    name="genesys",
+    title="Genesys Workspace (GWS API v2) e-mail interactions",
+    source="sources.genesys:genesys_source",
+    sandbox="sources.genesys.sandbox.cli",
+    settings=("base_url", "username", "channels", "spool_dir", "load_every", "timeout",
+              "allow_insecure_http", "pii", "pii_fields", "load_every_rows"),
+    secrets=("password", "pii_salt"),
+    summary="Receive every e-mail interaction notification a Genesys user can see, spool it"
+            " durably and load it within seconds; keep the current interactions true.",
+    check="sources.genesys:check_connection",
+    basic_auth_user="username",
+    listens=True,
+    load_every=5.0,
+)
+
+SOURCES: dict[str, SourceSpec] = {spec.name: spec for spec in (UJET, CHATWOOT, ALVARIA,
+                                                               GENESYS)}
 """Every source, by name. A new vendor is one entry here and its room under sources/."""
 
 _TENANT = re.compile(r"^[a-z][a-z0-9_]{0,39}$")

@@ -169,7 +169,7 @@ def _run_locked(instance: SourceInstance, pipeline_name: str, dataset_name: str,
         _add_rows(summary, pipeline)
 
     try:
-        while not session.interrupted:
+        while not session.interrupted or session.draining:
             session.start_slice()
             source = _select(instance.source(**(source_args or {}), session=session), resources)
             if summary.slices:
@@ -193,7 +193,7 @@ def _run_locked(instance: SourceInstance, pipeline_name: str, dataset_name: str,
                         if session.stretched else "")
             if session.finished(list(source.selected_resources)):
                 break
-            if session.interrupted:
+            if session.interrupted and not session.draining:
                 logger.warning("%s: stopped after slice %d as asked; its rows and cursors are"
                                " loaded", pipeline_name, summary.slices)
                 break
@@ -318,7 +318,8 @@ def _fetch_session(instance: SourceInstance,
     if rows is not None and rows <= 0:
         raise ConfigurationError(f"{instance.key('load_every_rows')} must be a positive number"
                                  f" of rows, got {rows}")
-    return FetchSession(seconds or DEFAULT_LOAD_EVERY, rows or DEFAULT_LOAD_EVERY_ROWS, interrupt)
+    return FetchSession(seconds or instance.spec.load_every or DEFAULT_LOAD_EVERY,
+                        rows or DEFAULT_LOAD_EVERY_ROWS, interrupt)
 
 
 def _select(source: Any, resources: Optional[Sequence[str]]) -> Any:

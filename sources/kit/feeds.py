@@ -249,6 +249,7 @@ class FetchSession:
         """Set (by a signal handler) to stop the run cleanly: the current slice ends at once
         with what it took, and the feeds fetch nothing more."""
         self.slice = Slice(interrupt=self.interrupt)
+        self.drain_slice = Slice()
         self.slices = 0
         """Slices started so far: resources do some things once, in the first."""
         self.stretched = False
@@ -258,6 +259,7 @@ class FetchSession:
         """The run's frozen upper bound of every incremental read, and its snapshot time."""
         self._feeds: dict[str, Feed] = {}
         self._expected: set[str] = set()
+        self._draining: set[str] = set()
         self._lock = threading.Lock()
         self._stopped = threading.Event()
 
@@ -267,22 +269,38 @@ class FetchSession:
         if self.stretched:
             rows = STRETCHED_SLICE * rows
         self.slice = Slice(self.load_every, rows, self.interrupt)
+        # a draining feed's slices end by their bounds alone: after an interrupt, slices go
+        # on until it has handed over everything (what a listener spooled)
+        self.drain_slice = Slice(self.load_every, rows)
         self.slices += 1
 
     @property
     def interrupted(self) -> bool:
         return self.interrupt.is_set()
 
-    def feed(self, name: str, producer: Callable[[], Iterator[Any]], whole: bool = False) -> Feed:
+    def feed(self, name: str, producer: Callable[[], Iterator[Any]], whole: bool = False,
+             drains: bool = False) -> Feed:
         """The resource's feed, started with `producer()` the first time it is asked for.
 
         A `whole` feed (a table replaced by each run) is not stopped by an interrupt: taken
-        in part, it would replace the table with less than the vendor has."""
+        in part, it would replace the table with less than the vendor has. A `drains` feed
+        is not stopped either: its producer sees the interrupt itself, stops receiving, and
+        ends once it handed over what it holds (a listener's spool); the run's slices go on
+        until it has (`draining`)."""
         with self._lock:
             if name not in self._feeds:
                 self._feeds[name] = Feed(name, producer(), self._stopped, self._room,
-                                         None if whole else self.interrupt)
+                                         None if whole or drains else self.interrupt)
+                if drains:
+                    self._draining.add(name)
             return self._feeds[name]
+
+    @property
+    def draining(self) -> bool:
+        """A `drains` feed still has something to hand over."""
+        with self._lock:
+            feeds = [self._feeds[name] for name in self._draining]
+        return any(not feed.exhausted for feed in feeds)
 
     def expect(self, names: list[str]) -> None:
         """The resources that will take from feeds: a feed started early does not take the
@@ -327,13 +345,15 @@ class FetchSession:
 
 
 def take_from_feed(session: FetchSession, name: str, producer: Callable[[], Iterator[Any]],
-                   whole: bool = False) -> Iterator[Any]:
+                   whole: bool = False, drains: bool = False) -> Iterator[Any]:
     """For a dlt resource: what its feed fetched so far in this slice (`whole`: all of it,
     however long the slice waits), applying the state updates the feed carries to the
-    resource's dlt state as the rows before them are handed over."""
+    resource's dlt state as the rows before them are handed over. A `drains` feed goes on
+    handing over after an interrupt (`FetchSession.feed`)."""
     import dlt
 
-    for item in session.feed(name, producer, whole).take(Slice() if whole else session.slice):
+    until = Slice() if whole else session.drain_slice if drains else session.slice
+    for item in session.feed(name, producer, whole, drains).take(until):
         if isinstance(item, StateUpdate):
             dlt.current.resource_state()[item.key] = item.value
         else:

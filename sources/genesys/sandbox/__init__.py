@@ -1,0 +1,1 @@
+"""A fake Genesys Workspace site (GWS API v2) for tests, the demo and benchmarks."""
