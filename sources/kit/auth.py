@@ -163,9 +163,11 @@ class SessionCookie(httpx.Auth):
     requires_response_body = True
     RENEW_ON = (401, 403)
 
-    def __init__(self, login_url: str, username: str, password: str) -> None:
+    def __init__(self, login_url: str, username: str, password: str,
+                 hint: str = "check the username and password") -> None:
         self.login_url = login_url
         self.username = username
+        self.hint = hint
         self._basic = httpx.BasicAuth(username, password)
         self._headers: dict[str, str] = {}
         self._lock = threading.Lock()
@@ -176,8 +178,8 @@ class SessionCookie(httpx.Auth):
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         with self._lock:
-            if not self._headers:
-                yield from self._sign_in()
+            if not self._headers and not (yield from self._sign_in()):
+                return   # the server failed the sign-in (5xx, 429): its answer is this one's
             generation, headers = self.generation, dict(self._headers)
         request.headers.update(headers)
         response = yield request
@@ -186,18 +188,26 @@ class SessionCookie(httpx.Auth):
         with self._lock:
             if self.generation == generation:
                 logger.info("the session ended (HTTP %d); signing in again", response.status_code)
-                yield from self._sign_in()
+                self._headers = {}
+                if not (yield from self._sign_in()):
+                    return
             headers = dict(self._headers)
         request.headers.update(headers)
         yield request
 
-    def _sign_in(self) -> Generator[httpx.Request, httpx.Response, None]:
+    def _sign_in(self) -> Generator[httpx.Request, httpx.Response, bool]:
+        """Signs in; False when the server failed (not refused) it, so that the caller's
+        retries try again: a 503 during a failover says nothing about the password."""
         login = httpx.Request("GET", self.login_url, headers={"Accept": "application/json"})
         response = yield next(self._basic.auth_flow(login))
+        if response.status_code >= 500 or response.status_code == 429:
+            logger.info("signing in at %s failed (HTTP %d); the request is retried",
+                        httpx.URL(self.login_url).host, response.status_code)
+            return False
         if response.status_code != 200:
             raise AuthenticationError(
                 f"signing in at {httpx.URL(self.login_url).host} failed (HTTP"
-                f" {response.status_code}): check the username and password")
+                f" {response.status_code}): {self.hint}")
         cookies = _set_cookies(response.headers)
         if not cookies:
             raise AuthenticationError(
@@ -209,6 +219,7 @@ class SessionCookie(httpx.Auth):
             headers[csrf_name] = csrf_value
         self._headers = headers
         self.generation += 1
+        return True
 
 
 def _set_cookies(headers: Mapping[str, Any]) -> dict[str, str]:

@@ -205,9 +205,33 @@ def test_a_wrong_password_fails_the_sign_in_naming_the_host() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(401)
 
-    api = client(handler, SessionCookie("https://tenant.example.com/api/v2/me", "agent", "bad"))
-    with pytest.raises(AuthenticationError, match="signing in at tenant.example.com failed"):
+    api = client(handler, SessionCookie("https://tenant.example.com/api/v2/me", "agent", "bad",
+                                        hint="check sources.x.password"))
+    with pytest.raises(AuthenticationError, match="signing in at tenant.example.com failed.*"
+                                                  "check sources.x.password"):
         api.get("v2/me/interactions")
+
+
+def test_a_sign_in_the_server_fails_is_retried_not_taken_for_a_wrong_password() -> None:
+    answers = iter([503, 200])
+    logins: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/me"):
+            status = next(answers)
+            logins.append(status)
+            if status != 200:
+                return httpx.Response(status, text="<html>Service Unavailable</html>")
+            return httpx.Response(200, json={}, headers={"Set-Cookie": "JSESSIONID=abc; Path=/"})
+        assert request.headers["Cookie"] == "JSESSIONID=abc"
+        return httpx.Response(200, json={"interactions": []})
+
+    auth = SessionCookie("https://tenant.example.com/api/v2/me", "agent", "pw", hint="check x.y")
+    api = client(handler, auth, retry=RetryPolicy(max_attempts=3, backoff_base=0.0),
+                 sleep=lambda s: None)
+
+    assert api.get("v2/me/interactions").data == {"interactions": []}
+    assert logins == [503, 200] and auth.generation == 1
 
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1:8765/api", "http://localhost/api",

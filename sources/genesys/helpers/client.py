@@ -42,7 +42,8 @@ class GwsApi:
                     f" SOURCES__GENESYS__{setting.upper()}")
         root = checked_base_url(str(base_url or "").strip(), "sources.genesys.base_url",
                                 allow_insecure_http=allow_insecure_http)
-        auth = SessionCookie(f"{root}/{ME_PATH}", str(username).strip(), str(password))
+        auth = SessionCookie(f"{root}/{ME_PATH}", str(username).strip(), str(password),
+                             hint=AUTH_HINT)
         budget = shared_budget((root, "genesys"), None)
         common: dict[str, Any] = dict(vendor="Genesys", auth_hint=AUTH_HINT, host_hint=HOST_HINT,
                                       timeout=timeout, transport=transport)

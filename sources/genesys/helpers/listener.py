@@ -77,26 +77,31 @@ class Listener:
     def _run(self) -> None:
         try:
             self._session("signed in", self._sign_in())
-            self._begin("started")
+            begin: Optional[str] = "started"   # why a handshake (and a list) is due
+            relist: Optional[str] = None       # why a list is due
             failures = 0
             while not self.stopping:
                 try:
+                    if self._new_session():
+                        begin = begin or "signed in again"
+                    if begin:
+                        self._begin(begin)
+                        begin = relist = None
+                    elif relist:
+                        self._list(relist)
+                        relist = None
                     replies = self.api.poll(self.client_id or "")
-                except AuthenticationError:
+                    self.connects += 1
+                    begin = self._handle(replies)
+                    failures = 0
+                except (AuthenticationError, AdvisedToStop, ConfigurationError):
                     raise
                 except (HttpError, UnexpectedPayload, OSError) as exc:
+                    # whatever was queued for us may be gone: list again once we are back
                     failures += 1
-                    self._session("connect failed", _short(exc))
+                    relist = "after a failed request"
+                    self._session("connect failed", _short(exc), self.client_id)
                     self.sleep(RECONNECT_BACKOFF[min(failures, len(RECONNECT_BACKOFF)) - 1])
-                    if self._new_session():
-                        self._begin("signed in again")
-                    else:
-                        # whatever was queued for us may be gone: list again once we are back
-                        self._reconnect_after_failure()
-                    continue
-                failures = 0
-                self.connects += 1
-                self._handle(replies)
             self._finish()
         except BaseException as exc:  # noqa: BLE001 (the loader raises it in the run's thread)
             self.error = exc
@@ -123,6 +128,7 @@ class Listener:
         if self._new_session():
             self._generation = self.api.generation
             self._session("signed in again", why)
+        self.client_id = None
         self.client_id = self._handshake()
         self._subscribe()
         self._list(why)
@@ -154,20 +160,8 @@ class Listener:
                             "rows": rows}])
         self._session("listed", f"{len(rows)} interaction(s) ({why})", self.client_id)
 
-    def _reconnect_after_failure(self) -> None:
-        """After a failed connect: connect again; the server may have forgotten us (402,
-        handled on the next answer), and either way list again."""
-        try:
-            self._list("after a failed connect")
-        except AuthenticationError:
-            raise
-        except (HttpError, UnexpectedPayload, OSError) as exc:
-            self._session("connect failed", f"listing failed too: {_short(exc)}")
-            return
-        if self._new_session():
-            self._begin("signed in again")
-
-    def _handle(self, replies: list[dict[str, Any]]) -> None:
+    def _handle(self, replies: list[dict[str, Any]]) -> Optional[str]:
+        """Spools the answer's messages; returns why a new handshake is due, if one is."""
         observed = now()
         rows = []
         connect: dict[str, Any] = {}
@@ -183,29 +177,22 @@ class Listener:
             self.received += len(rows)
         advice = connect.get("advice") if isinstance(connect.get("advice"), dict) else {}
         reconnect = advice.get("reconnect")
+        if reconnect == "none":
+            raise AdvisedToStop(f"the server advised not to reconnect: {connect.get('error')}")
         if connect and not connect.get("successful"):
             error = str(connect.get("error") or "")
-            if reconnect == "none":
-                raise AdvisedToStop(f"the server advised not to reconnect: {error}")
             self._session("unknown client (402)" if error.startswith("402") else "advice",
                           error or f"reconnect: {reconnect}", self.client_id)
-            if self._new_session():
-                self._begin("signed in again")
-            else:
-                self._begin("handshake advised")
-            return
-        if reconnect == "none":
-            raise AdvisedToStop("the server advised not to reconnect")
+            return "handshake advised"
         if reconnect == "handshake":
             self._session("advice", "reconnect: handshake", self.client_id)
-            self._begin("handshake advised")
-            return
+            return "handshake advised"
         if self._new_session():
-            self._begin("signed in again")
-            return
+            return "signed in again"
         interval = advice.get("interval")
         if isinstance(interval, (int, float)) and interval > 0:
             self.sleep(min(float(interval) / 1000.0, 5.0))
+        return None
 
     def _finish(self) -> None:
         try:

@@ -90,12 +90,16 @@ class Logged:
     method: str
     path: str
     status: int
+    channels: tuple[str, ...] = ()
+    """The Bayeux channels a POST to `notifications` carried, in order."""
 
 
 @dataclass
 class Delivery:
     client_id: str
     message: dict[str, Any]
+    answer: int
+    """Which answer of the server carried it (one per connect answered)."""
 
 
 class SandboxServer(LoopbackServer):
@@ -118,6 +122,7 @@ class SandboxServer(LoopbackServer):
         self.events: list[str] = []
         """What happened to sessions and clients, for tests reading a run's gaps."""
         self.connects = 0
+        self.answers = 0
         self._ticker: Optional[threading.Thread] = None
         self._ticking = threading.Event()
         super().__init__(_handler_for(self), host, port)
@@ -317,13 +322,24 @@ class SandboxServer(LoopbackServer):
 
     def delivered_to(self, client_id: str, batch: list[dict[str, Any]]) -> None:
         with self._lock:
-            self.delivered += [Delivery(client_id, m) for m in batch]
+            self.answers += 1
+            self.delivered += [Delivery(client_id, m, self.answers) for m in batch]
 
     def fault(self) -> Optional[str]:
         with self._lock:
             if self.options.fault_rate and self._rng.random() < self.options.fault_rate:
                 return self._rng.choice(("503", "truncated"))
         return None
+
+
+def _channels(body: bytes) -> tuple[str, ...]:
+    try:
+        messages = json.loads(body) if body else []
+    except ValueError:
+        return ()
+    if isinstance(messages, dict):
+        messages = [messages]
+    return tuple(str(m.get("channel")) for m in messages if isinstance(m, dict))
 
 
 def _matches(pattern: str, channel: str) -> bool:
@@ -352,7 +368,7 @@ def _handler_for(sandbox: SandboxServer) -> type[BaseHTTPRequestHandler]:
             if method == "POST":
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             status = self._route(method, path, dict(parse_qsl(url.query)), body)
-            sandbox.log(Logged(method, path[len(BASE_PATH):], status))
+            sandbox.log(Logged(method, path[len(BASE_PATH):], status, _channels(body)))
 
         def _json(self, status: int, payload: Any, headers: Optional[dict[str, str]] = None,
                   truncated: bool = False) -> int:

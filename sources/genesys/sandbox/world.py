@@ -144,7 +144,7 @@ class World:
         customer = f"customer{self._rng.randint(1, 400)}@example.org"
         interaction = Interaction(
             id=interaction_id, subtype="InboundNew", state="Invited",
-            received_at=self._clock.format("YYYY-MM-DDTHH:mm:ss.SSSZ"),
+            received_at=self._clock.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
             email={"ToAddress": "support@example.com", "FromAddress": customer,
                    "CCAddresses": "", "Subject": f"Order {self._rng.randint(1000, 9999)}",
                    "Text": f"Hello, this is {customer}. Where is my parcel?",
@@ -195,7 +195,7 @@ class World:
         self._next += 1
         reply = Interaction(
             id=f"{self._next:06d}{self._rng.getrandbits(40):010X}", subtype="OutboundReply",
-            state="ReplyCreated", received_at=self._clock.format("YYYY-MM-DDTHH:mm:ss.SSSZ"),
+            state="ReplyCreated", received_at=self._clock.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
             email={"ToAddress": original.email["FromAddress"],
                    "FromAddress": original.email["ToAddress"], "CCAddresses": "",
                    "Subject": "Re: " + original.email["Subject"], "Text": "",
