@@ -52,17 +52,53 @@ def table_counts(pipeline: dlt.Pipeline) -> Optional[dict[str, int]]:
         return None
 
 
+class RunLoads:
+    """The load ids of one run: each of them while they are few, else only their range.
+
+    A week-long `ccelt listen` loads every few seconds; keeping every id (and naming them
+    all in one SQL list) would grow without bound. Load ids grow with time, and a pipeline
+    runs one run at a time, so the range of a run's ids holds that run's loads only."""
+
+    KEEP = 500
+
+    def __init__(self) -> None:
+        self.ids: list[str] = []
+        self.low: Optional[str] = None
+        self.high: Optional[str] = None
+        self.count = 0
+
+    def add(self, load_ids: Sequence[str]) -> None:
+        for load_id in load_ids:
+            self.count += 1
+            self.low = load_id if self.low is None or float(load_id) < float(self.low) else self.low
+            self.high = load_id if self.high is None or float(load_id) > float(self.high) else self.high
+            if len(self.ids) <= self.KEEP:
+                self.ids.append(load_id)
+
+    def __bool__(self) -> bool:
+        return self.count > 0
+
+    def condition(self) -> str:
+        """SQL that selects rows of these loads by `_dlt_load_id`."""
+        def quote(text: str) -> str:
+            return "'" + text.replace("'", "''") + "'"
+
+        if self.count <= self.KEEP:
+            return f"_dlt_load_id in ({', '.join(quote(i) for i in self.ids)})"
+        # ids of one epoch width compare as text in the order of their times
+        return f"_dlt_load_id between {quote(self.low or '')} and {quote(self.high or '')}"
+
+
 def distinct_loaded(pipeline: dlt.Pipeline, tables: Sequence[str],
-                    load_ids: Sequence[str]) -> Optional[dict[str, int]]:
-    """Rows of each root table that carry one of `load_ids` (the versions this run loaded)."""
-    if not tables or not load_ids:
+                    loads: RunLoads) -> Optional[dict[str, int]]:
+    """Rows of each root table that carry one of the run's `loads` (the versions it loaded)."""
+    if not tables or not loads:
         return {}
-    loads = ", ".join("'" + i.replace("'", "''") + "'" for i in load_ids)
     try:
         with pipeline.sql_client() as client:
             return {name: int(client.execute_sql(
                 f"select count(*) from {client.make_qualified_table_name(name)}"
-                f" where _dlt_load_id in ({loads})")[0][0]) for name in tables}
+                f" where {loads.condition()}")[0][0]) for name in tables}
     except Exception as exc:  # noqa: BLE001
         logger.debug("could not count this run's rows per table: %s", exc)
         return None

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Optional, TypeVar
 
 import dlt
@@ -21,7 +23,7 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 from dlt.common.destination import Destination
 from dlt.common.pipeline import LoadInfo, get_dlt_pipelines_dir
 
-from pipelines.changes import TableChange, describe_changes, distinct_loaded, table_counts
+from pipelines.changes import RunLoads, TableChange, describe_changes, distinct_loaded, table_counts
 from pipelines.lock import BUILD_LOCK, run_lock
 from pipelines.registry import SourceInstance
 from pipelines.memory import collector_spares_startup
@@ -156,7 +158,7 @@ def _run_locked(instance: SourceInstance, pipeline_name: str, dataset_name: str,
     started, requests_before = time.monotonic(), PROCESS_STATS.snapshot()
     columns_before = _user_columns(pipeline)
     counts_before = table_counts(pipeline)
-    load_ids: list[str] = []
+    load_ids = RunLoads()
 
     if pipeline.has_pending_data:
         summary.pending_packages = len(pipeline.list_normalized_load_packages()) + len(
@@ -165,7 +167,7 @@ def _run_locked(instance: SourceInstance, pipeline_name: str, dataset_name: str,
             "%s: %d load package(s) from an earlier run were not loaded yet; loading them first",
             pipeline_name, summary.pending_packages,
         )
-        load_ids += _run(pipeline, destination, None).loads_ids
+        load_ids.add(_run(pipeline, destination, None).loads_ids)
         _add_rows(summary, pipeline)
 
     try:
@@ -182,7 +184,9 @@ def _run_locked(instance: SourceInstance, pipeline_name: str, dataset_name: str,
                             ", ".join(source.selected_resources), summary.destination, dataset_name)
             _apply_file_format(source, file_format)
             load_info = _run(pipeline, destination, source)
-            load_ids += load_info.loads_ids
+            load_ids.add(load_info.loads_ids)
+            if instance.spec.listens:
+                _drop_loaded_packages(pipeline, keep=load_info.loads_ids)
             summary.slices += 1
             _add_rows(summary, pipeline)
             pipeline.set_local_state_val(_WAREHOUSE_KEY, identity(destination, dataset_name))
@@ -204,7 +208,7 @@ def _run_locked(instance: SourceInstance, pipeline_name: str, dataset_name: str,
     summary.interrupted = session.interrupted
     if (not summary.interrupted and pipeline.default_schema_name
             and quarantine_missing(pipeline.default_schema)):
-        load_ids += _create_empty_quarantine(pipeline, destination)
+        load_ids.add(_create_empty_quarantine(pipeline, destination))
 
     _describe_schema_changes(summary, columns_before, _user_columns(pipeline))
     _describe_table_changes(summary, pipeline, counts_before, load_ids)
@@ -417,7 +421,7 @@ def _add_rows(summary: RunSummary, pipeline: dlt.Pipeline) -> None:
 
 
 def _describe_table_changes(summary: RunSummary, pipeline: dlt.Pipeline,
-                            before: Optional[dict[str, int]], load_ids: list[str]) -> None:
+                            before: Optional[dict[str, int]], load_ids: RunLoads) -> None:
     after = table_counts(pipeline) if before is not None else None
     if before is None or after is None or not summary.rows:
         return
@@ -427,6 +431,16 @@ def _describe_table_changes(summary: RunSummary, pipeline: dlt.Pipeline,
     loaded = distinct_loaded(pipeline, roots, load_ids)
     if loaded is not None:
         summary.changes = describe_changes(tables, summary.rows, before, after, loaded)
+
+
+def _drop_loaded_packages(pipeline: dlt.Pipeline, keep: Sequence[str]) -> None:
+    """Removes the completed load packages of earlier slices: a listener loads every few
+    seconds for weeks, and dlt keeps every package's files (the warehouse has the data, and
+    `_dlt_loads` the record of each load)."""
+    loaded = Path(pipeline.working_dir) / "load" / "loaded"
+    for package in loaded.glob("*") if loaded.is_dir() else ():
+        if package.name not in keep and package.is_dir():
+            shutil.rmtree(package, ignore_errors=True)
 
 
 def _step_times(pipeline: dlt.Pipeline) -> str:

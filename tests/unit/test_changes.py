@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pipelines.changes import TableChange, describe_changes
+import duckdb
+
+from pipelines.changes import RunLoads, TableChange, describe_changes
 
 TABLES = {
     "calls": {"write_disposition": "merge"},
@@ -38,3 +40,23 @@ def test_a_first_load_is_all_new() -> None:
 
     assert changes == {"calls": TableChange(new=5),
                        "calls__handle_durations": TableChange(new=9)}
+
+
+def test_a_runs_loads_select_its_rows_by_list_while_few_and_by_range_when_many() -> None:
+    # load ids as dlt makes them: epoch seconds with a varying number of decimals
+    ids = [f"{1796372800 + n * 5}.{(n * 7919) % 100000}" for n in range(1, 1200)]
+    connection = duckdb.connect()
+    connection.execute("create table t (_dlt_load_id text)")
+    connection.executemany("insert into t values (?)", [[i] for i in ["1796372000.5", *ids,
+                                                                       "1796399999.25"]])
+    few, many = RunLoads(), RunLoads()
+    few.add(ids[:3])
+    many.add(list(reversed(ids)))
+
+    def count(loads: RunLoads) -> int:
+        return connection.execute(f"select count(*) from t where {loads.condition()}").fetchone()[0]
+
+    assert "in (" in few.condition() and count(few) == 3
+    assert "between" in many.condition() and len(many.ids) <= RunLoads.KEEP + 1
+    assert count(many) == len(ids)
+    assert not RunLoads() and many.count == len(ids)
