@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Optional
 
 from benchmarks.alvaria import AlvariaRuns
+from benchmarks.genesys import LOAD_EVERY, GenesysListen
 from benchmarks.chatwoot import ChatwootRuns
 from benchmarks.harness import server_priority_applies
 from benchmarks.suite import INCREMENTAL, Backfill, Headerless, Measure, Scale, Throughput
@@ -31,7 +32,8 @@ def markdown(rows: list[Measure], machine: dict[str, str], quick: bool, seconds:
              backfills: list[Backfill], speed: Optional[Throughput], grown: Optional[Scale],
              chatwoot: Optional[ChatwootRuns] = None,
              alvaria: Optional[AlvariaRuns] = None,
-             bare: Optional[Headerless] = None) -> str:
+             bare: Optional[Headerless] = None,
+             listen: Optional[GenesysListen] = None) -> str:
     today = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     mode = "quick mode: smaller tenants than the targets name" if quick else "full mode"
     out = [
@@ -70,6 +72,8 @@ def markdown(rows: list[Measure], machine: dict[str, str], quick: bool, seconds:
         out += _alvaria_section(alvaria)
     if bare is not None:
         out += _headerless_section(bare)
+    if listen is not None:
+        out += _genesys_section(listen)
     out += ["", NOTES.read_text().strip(), ""]
     return "\n".join(out)
 
@@ -220,3 +224,22 @@ def _headerless_section(bare: Headerless) -> list[str]:
             f" list's pages plus one, and the one-shot reads): {paths(bare.backfill)}. Then a run"
             f" with nothing changed: {int((bare.unchanged.report or {})['requests'])} requests:"
             f" {paths(bare.unchanged)}."]
+
+
+def _genesys_section(listen: GenesysListen) -> list[str]:
+    tenths = listen.run.peak_by_tenth()
+    return ["", "## Genesys: latency and memory of a long listen", "",
+            f"The sandbox GWS site (in the benchmark's process) changed its world"
+            f" {listen.per_second:g} times a second, one notification each; `ccelt run genesys"
+            f" --duration {listen.seconds:g} --no-transform` listened in its own process and"
+            f" loaded every {LOAD_EVERY:g} s. Latency: `_dlt_loads.inserted_at` of the load that"
+            " carried a notification minus the moment the server wrote it (no reader polls the"
+            f" warehouse). {listen.loaded:,} of {listen.delivered:,} notifications delivered were"
+            f" loaded; median {listen.median:.2f} s, 95th percentile"
+            f" {listen.percentile(0.95):.2f} s, 99th {listen.percentile(0.99):.2f} s, max"
+            f" {max(listen.latencies or [0]):.2f} s. The process took"
+            f" {listen.run.cpu_seconds:,.0f} s of CPU in {listen.run.seconds:,.0f} s.", "",
+            "Peak PSS (MB) in each tenth of the run:", "",
+            "| " + " | ".join(f"{i + 1}/10" for i in range(len(tenths))) + " |",
+            "|" + "---|" * len(tenths),
+            "| " + " | ".join(f"{t:,.0f}" for t in tenths) + " |"]

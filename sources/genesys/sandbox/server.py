@@ -100,6 +100,8 @@ class Delivery:
     message: dict[str, Any]
     answer: int
     """Which answer of the server carried it (one per connect answered)."""
+    at: float = field(default_factory=time.time)
+    """When the answer was written (epoch seconds)."""
 
 
 class SandboxServer(LoopbackServer):
