@@ -19,10 +19,10 @@ lists and gaps). docs/genesys-tables.md defines every column.
 
 from __future__ import annotations
 
-import copy
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Optional
@@ -162,7 +162,10 @@ class Loader:
         self.session, self.listen_seconds = session, listen_seconds
         self.position = SpoolPosition.parse(state.get("position"))
         self.seq = int(state.get("seq") or 0)
-        self.tracked: dict[str, dict[str, Any]] = copy.deepcopy(dict(state.get("tracked") or {}))
+        self.tracked: dict[str, dict[str, Any]] = dict(state.get("tracked") or {})
+        self._left: deque[tuple[str, str]] = deque(sorted(
+            (row["left_list_at"], key) for key, row in self.tracked.items()
+            if not row.get("is_active") and row.get("left_list_at")))
 
     def rows(self) -> Iterator[Any]:
         spool = Spool(self.directory)
@@ -178,7 +181,8 @@ class Loader:
                     self.position = position
                     yield StateUpdate("position", str(position))
                     yield StateUpdate("seq", self.seq)
-                    yield StateUpdate("tracked", copy.deepcopy(self.tracked))
+                    # rows in `tracked` are replaced, never changed: a shallow copy is a snapshot
+                    yield StateUpdate("tracked", dict(self.tracked))
                     handed = True
                 if finished:
                     break
@@ -200,6 +204,7 @@ class Loader:
 
     def _apply(self, record: dict[str, Any]) -> Iterator[Any]:
         kind = record.get("kind")
+        self._forget_left(record.get("observed_at") or record.get("at"))
         if kind == "events":
             events = []
             changed: dict[str, dict[str, Any]] = {}
@@ -239,8 +244,31 @@ class Loader:
             last_listed_at=before.get("last_listed_at"), is_active=not leaving,
             left_list_at=(before.get("left_list_at") or observed) if leaving else None,
             reconciled=False, last_message_id=row["message_id"], spool_seq=self.seq)
-        self.tracked[interaction_id] = current
+        self._track(interaction_id, current)
         return current
+
+    def _track(self, interaction_id: str, row: dict[str, Any]) -> None:
+        """Keeps an active interaction's whole row (a list that misses it rewrites the row as
+        left), and of one that left only when it was first seen and left, for a while."""
+        if row.get("is_active"):
+            self.tracked[interaction_id] = row
+            return
+        self.tracked[interaction_id] = {"first_seen_at": row.get("first_seen_at"),
+                                        "left_list_at": row.get("left_list_at"),
+                                        "is_active": False}
+        self._left.append((str(row.get("left_list_at")), interaction_id))
+
+    def _forget_left(self, now: Any) -> None:
+        """Drops interactions that left more than `FORGET_LEFT_AFTER_SECONDS` ago: state
+        stays the size of the user's list, however long the listen."""
+        if not now or not self._left:
+            return
+        horizon = pendulum.parse(str(now)).subtract(seconds=FORGET_LEFT_AFTER_SECONDS)
+        while self._left and pendulum.parse(self._left[0][0]) < horizon:
+            _, interaction_id = self._left.popleft()
+            row = self.tracked.get(interaction_id)
+            if row is not None and not row.get("is_active"):
+                del self.tracked[interaction_id]
 
     def _from_list(self, record: dict[str, Any]) -> tuple[list[dict[str, Any]], Optional[dict[str, Any]]]:
         observed = record["observed_at"]
@@ -261,23 +289,17 @@ class Loader:
                 arrived += 1
             elif current["reconciled"] or not before.get("is_active"):
                 healed += 1
-            self.tracked[interaction_id] = current
+            self._track(interaction_id, current)
             out.append(current)
-        now = pendulum.parse(observed)
         for interaction_id, before in list(self.tracked.items()):
-            if interaction_id in listed:
-                continue
-            if before.get("is_active"):
+            if interaction_id not in listed and before.get("is_active"):
                 # gone from the list without a notification saying so: it left meanwhile
                 self.seq += 1
                 current = dict(before, is_active=False, left_list_at=observed, reconciled=True,
                                spool_seq=self.seq)
-                self.tracked[interaction_id] = current
+                self._track(interaction_id, current)
                 out.append(current)
                 left += 1
-            elif before.get("left_list_at") and (now - pendulum.parse(before["left_list_at"])
-                                                 ).total_seconds() > FORGET_LEFT_AFTER_SECONDS:
-                del self.tracked[interaction_id]
         gap = None
         if record.get("why") not in ("started", "final") or healed or left or (
                 arrived and record.get("why") != "started"):

@@ -23,8 +23,9 @@ DEFAULT_TIMEOUT_SECONDS = 90.0
 RECONNECT_BACKOFF = (0.5, 1.0, 2.0, 4.0, 5.0)
 """Seconds between tries after failed connects: the last stays well within `maxInterval`
 (10 s), so a server that still knows the client does not forget it meanwhile."""
-FORGET_LEFT_AFTER_SECONDS = 86_400.0
-"""How long an interaction that left the list is remembered (its `first_seen_at`) in state."""
+FORGET_LEFT_AFTER_SECONDS = 120.0
+"""How long an interaction that left the list is remembered in state (when it was first seen
+and when it left), for notifications that trail its leaving; a later one starts it afresh."""
 
 INTERACTION_EVENTS = "interaction_events"
 INTERACTIONS = "interactions"
