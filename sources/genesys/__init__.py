@@ -227,7 +227,7 @@ class Loader:
                 yield _table(SESSIONS, [dict(gap, spool_seq=self.seq)])
         elif kind == "session":
             self.seq += 1
-            yield _table(SESSIONS, [{"at": record["at"], "event": record["event"],
+            yield _table(SESSIONS, [{"occurred_at": record["at"], "event": record["event"],
                                      "detail": record.get("detail"),
                                      "client_id": record.get("client_id"), "spool_seq": self.seq}])
 
@@ -303,7 +303,7 @@ class Loader:
         gap = None
         if record.get("why") not in ("started", "final") or healed or left or (
                 arrived and record.get("why") != "started"):
-            gap = {"at": observed, "event": "gap",
+            gap = {"occurred_at": observed, "event": "gap",
                    "detail": f"listed after {record.get('why')}: {arrived} unseen arrival(s),"
                              f" {healed} state(s) healed, {left} left unnoticed"}
         return out, gap

@@ -70,7 +70,7 @@ INTERACTION_COLUMNS: dict[str, dict[str, Any]] = {
     "spool_seq": {"name": "spool_seq", "data_type": "bigint", "dedup_sort": "desc"},
 }
 SESSION_COLUMNS: dict[str, dict[str, Any]] = {
-    "at": {"name": "at", **_TIME, "nullable": False},
+    "occurred_at": {"name": "occurred_at", **_TIME, "nullable": False},
     "event": {"name": "event", **_TEXT, "nullable": False},
     "detail": {"name": "detail", **_TEXT},
     "client_id": {"name": "client_id", **_TEXT},

@@ -49,6 +49,31 @@ def test_systemd_verifies_an_instance_of_the_units_without_a_complaint(tmp_path:
     assert result.returncode == 0 and result.stdout + result.stderr == "", result.stderr
 
 
+def test_the_listen_service_runs_ccelt_listen_restarts_on_failure_but_not_on_bad_config() -> None:
+    service = unit("ccelt-listen@.service")["Service"]
+
+    assert service["ExecStart"] == ("/opt/ccelt/.venv/bin/ccelt --log-format json listen"
+                                    " $CCELT_LISTEN --no-transform")
+    assert service["KillSignal"] == "SIGTERM"       # loads what was received, exits 0
+    assert service["Restart"] == "on-failure"
+    assert service["RestartPreventExitStatus"].split() == ["3", "6"]  # bad settings, a lock
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None,
+                    reason="systemd-analyze is not installed (Debian package systemd)")
+def test_systemd_verifies_an_instance_of_the_listen_service(tmp_path: Path) -> None:
+    text = (DEPLOY / "systemd" / "ccelt-listen@.service").read_text()
+    (tmp_path / "ccelt-listen@.service").write_text(
+        text.replace("/opt/ccelt/.venv/bin/ccelt", str(CCELT)))
+    (tmp_path / "ccelt-listen@genesys.service").symlink_to(tmp_path / "ccelt-listen@.service")
+
+    result = subprocess.run(["systemd-analyze", "verify",
+                             str(tmp_path / "ccelt-listen@genesys.service")],
+                            capture_output=True, text=True, timeout=60)
+
+    assert result.returncode == 0 and result.stdout + result.stderr == "", result.stderr
+
+
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None,
                     reason="systemd-analyze is not installed (Debian package systemd)")
 def test_systemd_verify_would_see_a_broken_unit(tmp_path: Path) -> None:
