@@ -20,6 +20,9 @@ DEFAULT_CHANNELS = ("/v2/me/interactions",)
 DEFAULT_LOAD_EVERY = 5.0
 DEFAULT_TIMEOUT_SECONDS = 90.0
 """Longer than any long poll a GWS holds (CometD's default `timeout` is 30 s)."""
+POLL_MARGIN_SECONDS = 15.0
+"""How much longer than the server's `advice.timeout` a connect may take before ccelt calls
+it failed."""
 RECONNECT_BACKOFF = (0.5, 1.0, 2.0, 4.0, 5.0)
 """Seconds between tries after failed connects: the last stays well within `maxInterval`
 (10 s), so a server that still knows the client does not forget it meanwhile."""

@@ -365,6 +365,14 @@ class ApiClient:
     def close(self) -> None:
         self._http.close()
 
+    def wait_at_least(self, seconds: float) -> None:
+        """Lets a request take `seconds` at least: a long poll the server says it holds that
+        long (CometD's `advice.timeout`) must not be cut by our own timeout."""
+        if self._http.timeout.read is not None and self._http.timeout.read < seconds:
+            logger.info("%s: waiting up to %.0f s for an answer (the server holds requests that"
+                        " long)", self.vendor, seconds)
+            self._http.timeout = httpx.Timeout(seconds)
+
     def __enter__(self) -> ApiClient:
         return self
 

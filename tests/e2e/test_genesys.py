@@ -46,6 +46,9 @@ def test_a_quiet_listen_loads_every_notification_once_and_ends_with_the_list_tru
     assert sessions[:4] == ["signed in", "handshake", "subscribed", "listed"]
     assert sessions[-2:] == ["listed", "stopped"]
     assert summary.slices >= 2, "a listen of 4 s at load_every=1 loads in several slices"
+    # loading never held up polling: the server never forgot the client for lack of a connect
+    assert [e for e in g.server.events if "maxInterval" in e] == []
+    assert g.server.lost == []
 
 
 def test_faults_drops_and_redeliveries_lose_nothing_received_and_the_list_heals(genesys) -> None:

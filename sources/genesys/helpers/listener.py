@@ -26,7 +26,7 @@ import pendulum
 
 from sources.genesys.helpers.client import GwsApi
 from sources.genesys.helpers.rows import event_row, listed_row
-from sources.genesys.settings import INTERACTION_EVENTS, RECONNECT_BACKOFF
+from sources.genesys.settings import INTERACTION_EVENTS, POLL_MARGIN_SECONDS, RECONNECT_BACKOFF
 from sources.kit.errors import AuthenticationError, ConfigurationError, HttpError, UnexpectedPayload
 from sources.kit.privacy import PiiPolicy
 from sources.kit.spool import Spool
@@ -139,6 +139,7 @@ class Listener:
         if not reply.get("successful") or not reply.get("clientId"):
             raise UnexpectedPayload(f"the CometD handshake failed: {reply.get('error') or reply}")
         client_id = str(reply["clientId"])
+        self._follow_timeout(reply)
         self._session("handshake", None, client_id)
         self._generation = self.api.generation
         return client_id
@@ -176,6 +177,7 @@ class Listener:
             self.spool.append([{"kind": "events", "observed_at": observed, "rows": rows}])
             self.received += len(rows)
         advice = connect.get("advice") if isinstance(connect.get("advice"), dict) else {}
+        self._follow_timeout(connect)
         reconnect = advice.get("reconnect")
         if reconnect == "none":
             raise AdvisedToStop(f"the server advised not to reconnect: {connect.get('error')}")
@@ -193,6 +195,13 @@ class Listener:
         if isinstance(interval, (int, float)) and interval > 0:
             self.sleep(min(float(interval) / 1000.0, 5.0))
         return None
+
+    def _follow_timeout(self, reply: dict[str, Any]) -> None:
+        """`advice.timeout` (ms) is how long the server holds a connect: wait longer."""
+        advice = reply.get("advice")
+        timeout = advice.get("timeout") if isinstance(advice, dict) else None
+        if isinstance(timeout, (int, float)) and timeout > 0:
+            self.api.comet.wait_at_least(timeout / 1000.0 + POLL_MARGIN_SECONDS)
 
     def _finish(self) -> None:
         try:
