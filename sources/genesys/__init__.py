@@ -13,8 +13,8 @@ joined by a durable spool (sources/kit/spool.py):
 
 Tables: `interaction_events` (merged on `message_id`: a redelivery is not a second row,
 and neither is a record read again after a crash), `interactions` (one row per interaction,
-healed by every list), `sessions` (appended: sign-ins, handshakes, failed connects, 402s,
-lists and gaps). docs/genesys-tables.md defines every column.
+healed by every list), `interaction_snapshots` (appended: every list, the backlog over time),
+`sessions` (appended: sign-ins, handshakes, failed connects, 402s, lists and gaps). docs/genesys-tables.md defines every column.
 """
 
 from __future__ import annotations
@@ -45,10 +45,12 @@ from sources.genesys.settings import (
     FORGET_LEFT_AFTER_SECONDS,
     INTERACTION_COLUMNS,
     INTERACTION_EVENTS,
+    INTERACTION_SNAPSHOTS,
     INTERACTIONS,
     PII_FIELDS,
     SESSION_COLUMNS,
     SESSIONS,
+    SNAPSHOT_COLUMNS,
 )
 from sources.kit.errors import ConfigurationError
 from sources.kit.feeds import FetchSession, StateUpdate, take_from_feed
@@ -219,9 +221,18 @@ class Loader:
             if changed:
                 yield _table(INTERACTIONS, list(changed.values()))
         elif kind == "snapshot":
+            listed = [{"listed_at": record["observed_at"], "interaction_id": row["interaction_id"],
+                       **{name: row.get(name) for name in ("state", "interaction_sub_type",
+                                                           "current_queue", "received_at")}}
+                      for row in record["rows"]]
             rows, gap = self._from_list(record)
             if rows:
                 yield _table(INTERACTIONS, rows)
+            if listed:
+                for row in listed:
+                    self.seq += 1
+                    row["spool_seq"] = self.seq
+                yield _table(INTERACTION_SNAPSHOTS, listed)
             if gap is not None:
                 self.seq += 1
                 yield _table(SESSIONS, [dict(gap, spool_seq=self.seq)])
@@ -318,6 +329,9 @@ def _table(table: str, rows: list[dict[str, Any]]) -> Any:
     if table == INTERACTIONS:
         hints = dlt.mark.make_hints(table_name=table, write_disposition=MERGE,
                                     primary_key=["interaction_id"], columns=INTERACTION_COLUMNS)
+    elif table == INTERACTION_SNAPSHOTS:
+        hints = dlt.mark.make_hints(table_name=table, write_disposition="append", primary_key=[],
+                                    columns=SNAPSHOT_COLUMNS)
     else:
         hints = dlt.mark.make_hints(table_name=table, write_disposition="append", primary_key=[],
                                     columns=SESSION_COLUMNS)
@@ -353,3 +367,5 @@ def _declare_tables() -> None:
                                   columns=list(INTERACTION_COLUMNS.values())))
     schema.update_table(new_table(SESSIONS, write_disposition="append",
                                   columns=list(SESSION_COLUMNS.values())))
+    schema.update_table(new_table(INTERACTION_SNAPSHOTS, write_disposition="append",
+                                  columns=list(SNAPSHOT_COLUMNS.values())))

@@ -33,6 +33,7 @@ and when it left), for notifications that trail its leaving; a later one starts 
 INTERACTION_EVENTS = "interaction_events"
 INTERACTIONS = "interactions"
 SESSIONS = "sessions"
+INTERACTION_SNAPSHOTS = "interaction_snapshots"
 
 PII_FIELDS: dict[str, tuple[str, ...]] = {
     INTERACTION_EVENTS: ("email_object__to_address", "email_object__from_address",
@@ -79,6 +80,16 @@ SESSION_COLUMNS: dict[str, dict[str, Any]] = {
     "client_id": {"name": "client_id", **_TEXT},
     "spool_seq": {"name": "spool_seq", "data_type": "bigint"},
 }
+SNAPSHOT_COLUMNS: dict[str, dict[str, Any]] = {
+    "listed_at": {"name": "listed_at", **_TIME, "nullable": False},
+    "interaction_id": {"name": "interaction_id", **_TEXT, "nullable": False},
+    "state": {"name": "state", **_TEXT},
+    "interaction_sub_type": {"name": "interaction_sub_type", **_TEXT},
+    "current_queue": {"name": "current_queue", **_TEXT},
+    "received_at": {"name": "received_at", **_TIME},
+    "spool_seq": {"name": "spool_seq", "data_type": "bigint"},
+}
+"""`interaction_snapshots`: every interaction of every list, the user's backlog over time."""
 SESSION_EVENTS = ("signed in", "signed in again", "handshake", "subscribed", "listed",
                   "connect failed", "unknown client (402)", "advice", "gap", "stopped")
 """What `sessions.event` holds (docs/genesys-tables.md says what each means)."""

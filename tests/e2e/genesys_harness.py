@@ -25,6 +25,8 @@ from pipelines.registry import instance
 from pipelines.runner import RunSummary, run_source
 from sources.genesys.sandbox.server import SandboxOptions, SandboxServer
 from sources.genesys.sandbox.world import LEAVING_STATES, Interaction, World, WorldOptions
+from transforms.dialect import RawSource
+from transforms.settings import TransformSettings
 
 BOTH_CHANNELS = ["/v2/me/interactions", "/v2/me/emails"]
 
@@ -53,8 +55,15 @@ class Genesys:
                 "SOURCES__GENESYS__LOAD_EVERY": "1",
                 "DESTINATION__WAREHOUSE__CREDENTIALS": str(self.database)}
 
+    def pipeline(self) -> dlt.Pipeline:
+        return dlt.pipeline("genesys", destination=self.destination(), dataset_name="genesys")
+
+    def raw_source(self) -> RawSource:
+        return RawSource("genesys", "genesys", "genesys")
+
     def listen(self, seconds: float, pause_world_after: Optional[float] = None,
-               interrupt_after: Optional[float] = None, **overrides: Any) -> RunSummary:
+               interrupt_after: Optional[float] = None, transform: Optional[str] = None,
+               **overrides: Any) -> RunSummary:
         """ccelt listens in this process for `seconds` (or until interrupted, as a signal
         would); the world stops changing after `pause_world_after` seconds."""
         timers = []
@@ -70,7 +79,8 @@ class Genesys:
                               source_args=self.source_args(
                                   listen_seconds=None if interrupt_after else seconds,
                                   **overrides),
-                              interrupt=interrupt)
+                              interrupt=interrupt,
+                              transform=TransformSettings(transform) if transform else None)
         finally:
             for timer in timers:
                 timer.cancel()

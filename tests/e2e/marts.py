@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 MARTS = ("fct_contacts", "fct_queue_interval", "fct_agent_daily", "fct_agent_status_daily",
-         "dim_agents", "dim_queues")
+         "fct_queue_backlog", "fct_contact_events", "dim_agents", "dim_queues")
+UJET_MARTS = tuple(mart for mart in MARTS if mart != "fct_contact_events")
+"""The marts a UJET tenant fills: UJET reports durations, not lifecycle events."""
 
 
 def assert_marts_equal(connection: Any, left: str = "contact_center",

@@ -133,9 +133,81 @@ def test_emails_are_contacts_and_queue_entries_and_incremental_equals_full(alvar
     assert any(f["queue_seconds"] for f in facts)
     assert_facts_match(av.database)
     assert_agent_days_match(av.database)
+    assert_backlog_matches(av.database, snapshots=4)
+    assert_events_match(av.database)
     assert rows(av.database, "select count(*) as n from contact_center.fct_agent_daily"
                              " where source = 'alvaria'")[0]["n"] > 0
     build(av.pipeline(), TransformSettings(ZONE, dataset="contact_center_full"),
           sources=[av.raw_source()], full_refresh=True)
     with duckdb.connect(str(av.database), read_only=True) as connection:
         assert_marts_equal(connection)
+
+
+def assert_backlog_matches(database: Any, snapshots: int) -> None:
+    """`fct_queue_backlog` holds, for every snapshot, each work type and state's e-mails as
+    waiting (no agent works that state) or in progress, and the oldest one's age."""
+    groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    for row in rows(database, "select * from alvaria.email_snapshots"):
+        key = (row["snapshot_at"], int(row["work_type_id"]), row["state"])
+        groups.setdefault(key, []).append(row)
+    expected = {}
+    for (at, queue, state), emails in groups.items():
+        arrivals = [e["queued_time"] or e["received_time"] for e in emails
+                    if (e["queued_time"] or e["received_time"]) is not None]
+        oldest = min(arrivals) if arrivals else None
+        worked = state in WORKED
+        expected[(at, queue, state)] = {
+            "channel": "email", "queue_name": None,
+            "waiting": 0 if worked else len(emails), "in_progress": len(emails) if worked else 0,
+            "oldest_age_seconds": (at - oldest).total_seconds()
+            if oldest is not None and oldest <= at else None}
+    got = {(r["snapshot_at"], r["queue_id"], r["state"]): {
+        k: r[k] for k in ("channel", "queue_name", "waiting", "in_progress", "oldest_age_seconds")}
+        for r in rows(database, "select * from contact_center.fct_queue_backlog"
+                                " where source = 'alvaria'")}
+    assert len({at for at, _, _ in got}) == snapshots
+    assert got.keys() == expected.keys()
+    for key, want in expected.items():
+        have = got[key]
+        assert {k: v for k, v in have.items() if k != "oldest_age_seconds"} == {
+            k: v for k, v in want.items() if k != "oldest_age_seconds"}, key
+        if want["oldest_age_seconds"] is None:
+            assert have["oldest_age_seconds"] is None, key
+        else:
+            assert abs(have["oldest_age_seconds"] - want["oldest_age_seconds"]) < 0.002, key
+
+
+ALVARIA_EVENTS = {"Queued": "queued", "Queued2": "queued", "Active": "accepted",
+                  "Draft": "replied", "DraftActive": "replied", "Transferred": "transferred",
+                  "TransferredActive": "transferred", "Reassigned": "transferred",
+                  "ReassignedActive": "transferred", "ReassignedDraft": "transferred"}
+"""docs/metrics.md, "fct_contact_events": Alvaria's states in the shared vocabulary."""
+
+
+def assert_events_match(database: Any) -> None:
+    """Every observed change of state is an event in the vocabulary (arrivals and departures
+    too), numbered per e-mail in order; states without a word are left out."""
+    expected: dict[str, list[tuple[Any, ...]]] = {}
+    changes = sorted(rows(database, "select * from alvaria.email_state_changes"),
+                     key=lambda c: (c["observed_at"], c["event_sequence_number"]))
+    for change in changes:
+        if change["from_state"] is None:
+            event = "arrived"
+        elif change["to_state"] is None:
+            event = "completed"
+        else:
+            event = ALVARIA_EVENTS.get(change["to_state"])
+        if event is None:
+            continue
+        expected.setdefault(change["id"], []).append(
+            (change["observed_at"], event, change["to_state"] or "left the queue",
+             change["to_handler"]))
+    got: dict[str, list[tuple[Any, ...]]] = {}
+    for row in sorted(rows(database, "select * from contact_center.fct_contact_events"
+                                     " where source = 'alvaria'"),
+                      key=lambda r: (r["contact_id"], r["event_number"])):
+        got.setdefault(row["contact_id"], []).append(
+            (row["event_at"], row["event"], row["vendor_state"], row["agent_id"]))
+        assert row["event_number"] == len(got[row["contact_id"]])
+    assert got == expected
+    assert {e[1] for events in got.values() for e in events} >= {"arrived", "accepted", "completed"}

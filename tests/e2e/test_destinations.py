@@ -14,11 +14,11 @@ import pytest
 
 from tests.e2e.conftest import POSTGRES_DSN, Harness, require_postgres
 from tests.e2e.exactness import assert_exact
+from tests.e2e.marts import UJET_MARTS
 
 pytestmark = pytest.mark.postgres
 
-MARTS = ("fct_contacts", "fct_queue_interval", "fct_agent_daily", "fct_agent_status_daily",
-         "dim_agents", "dim_queues")
+MARTS = UJET_MARTS
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 

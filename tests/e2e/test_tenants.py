@@ -12,10 +12,10 @@ import duckdb
 from tests.e2e.conftest import Harness
 from tests.e2e.exactness import assert_exact
 from transforms.runner import build
+from tests.e2e.marts import UJET_MARTS
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-MARTS = ("fct_contacts", "fct_queue_interval", "fct_agent_daily", "fct_agent_status_daily",
-         "dim_agents", "dim_queues")
+MARTS = UJET_MARTS
 UTC = "UTC"
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from pipelines.summary import format_summary
-from tests.e2e.marts import MARTS, assert_marts_equal
+from tests.e2e.marts import MARTS, UJET_MARTS, assert_marts_equal
 from tests.e2e.conftest import WAREHOUSES, Harness
 from tests.e2e.documents import sql_blocks
 from tests.e2e.scenario import (
@@ -337,7 +337,7 @@ def test_a_broken_rule_fails_the_build_naming_the_model_and_the_keys(scenario: H
 
 
 def assert_equal_to_full_rebuild(h: Harness, reporting_timezone: str,
-                                 non_empty: tuple[str, ...] = MARTS) -> None:
+                                 non_empty: tuple[str, ...] = UJET_MARTS) -> None:
     build(h.pipeline(), h.settings(reporting_timezone, suffix="_full"), sources=[h.raw_source()],
           full_refresh=True)
     with h.warehouse() as warehouse:
@@ -380,3 +380,31 @@ def test_a_status_held_for_years_is_kept_warned_about_and_its_rebuild_explained(
     assert (f"int_agent_status_daily: {build.partitions['int_agent_status_daily']:,} partitions"
             f" rebuilt, {days:,} of them for one changed row of int_status_pieces") in text
     assert "warning: int_status_pieces" in text
+
+
+def test_the_queue_backlog_is_every_runs_menu_snapshot_summed_per_queue(harness) -> None:
+    h: Harness = harness()
+    h.run(transform=UTC)
+    h.tenant.create("calls", 4)
+    h.run(transform=UTC)
+
+    expected: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for raw in rows(h, "select * from ujet.menus_current_status"):
+        key = (raw["snapshot_at"], raw["comm_type"].lower(), raw["menu_path_id"])
+        entry = expected.setdefault(key, {"queue_name": raw["menu_path"], "waiting": 0,
+                                          "oldest": raw["oldest_in_queue"]})
+        entry["waiting"] += raw["in_queue_count"]
+        entry["oldest"] = min(entry["oldest"], raw["oldest_in_queue"])
+    got = rows(h, "select * from contact_center.fct_queue_backlog where source = 'ujet'")
+
+    assert len({key[0] for key in expected}) == 2, "one snapshot per run"
+    assert {(r["snapshot_at"], r["channel"], r["queue_id"]) for r in got} == set(expected)
+    for row in got:
+        want = expected[(row["snapshot_at"], row["channel"], row["queue_id"])]
+        assert (row["state"], row["queue_name"], row["waiting"], row["in_progress"]) == (
+            "queued", want["queue_name"], want["waiting"], 0)
+        age = (row["snapshot_at"] - want["oldest"]).total_seconds()
+        if age >= 0:
+            assert row["oldest_age_seconds"] == pytest.approx(age, abs=0.002)
+        else:
+            assert row["oldest_age_seconds"] is None

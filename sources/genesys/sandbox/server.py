@@ -143,6 +143,14 @@ class SandboxServer(LoopbackServer):
                 self._publish(notification.message)
         return notifications
 
+    def arrive(self, count: int) -> list[Notification]:
+        """`count` new e-mails offered to the user, notified to every subscriber."""
+        with self.world.lock:
+            notifications = self.world.arrive(count)
+            for notification in notifications:
+                self._publish(notification.message)
+        return notifications
+
     def run_world(self, per_second: float) -> None:
         """Changes the world `per_second` times a second in a thread, until `pause_world()`."""
         self.pause_world()

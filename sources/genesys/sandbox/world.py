@@ -128,6 +128,11 @@ class World:
             action = self._rng.choice(choices)
             return getattr(self, f"_{action}")(by_state)
 
+    def arrive(self, count: int) -> list[Notification]:
+        """`count` new e-mails offered to the user: a longer list (tests, the demo)."""
+        with self.lock:
+            return [n for _ in range(count) for n in self._arrive({})]
+
     def steps(self, count: int) -> list[Notification]:
         out: list[Notification] = []
         for _ in range(count):
