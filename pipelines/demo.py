@@ -37,6 +37,13 @@ QUERIES = {
         from contact_center.fct_queue_interval
         where cast(interval_start as date) = current_date - 1
         group by source, channel, queue_name order by source, channel, entries desc""",
+    "The backlog at each source's latest snapshot (contact_center.fct_queue_backlog)": """
+        select b.source, b.channel, sum(b.waiting) as waiting, sum(b.in_progress) as in_progress,
+               round(max(b.oldest_age_seconds) / 60) as oldest_minutes
+        from contact_center.fct_queue_backlog b
+        where b.snapshot_at = (select max(snapshot_at) from contact_center.fct_queue_backlog l
+                               where l.source = b.source)
+        group by b.source, b.channel order by b.source, b.channel""",
     "Yesterday's top agents by contacts handled (contact_center.fct_agent_daily)": """
         select d.source, a.first_name || ' ' || a.last_name as agent, d.channel,
                d.contacts_handled, d.handled as segments_handled,

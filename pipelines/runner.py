@@ -264,6 +264,10 @@ DLT_DEFAULTS: dict[str, Any] = {
     "data_writer.buffer_max_items": 200,
     # every resource takes from its feed at once, so no feed waits for a free worker
     "extract.workers": 16,
+    # ccelt's CLI stops runs cleanly on SIGTERM/SIGINT itself (the slice is loaded with its
+    # cursors, a listener drains its spool). dlt would otherwise take the signal over while it
+    # normalizes or loads and fail the run with SignalReceivedException (docs/decisions.md)
+    "runtime.intercept_signals": False,
 }
 
 

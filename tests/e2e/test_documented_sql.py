@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import re
+import threading
+import time
 from datetime import datetime, timezone
+from pathlib import Path
 from decimal import Decimal
 from typing import Any
 
@@ -15,6 +18,9 @@ from sources.alvaria.sandbox.organisation import Organisation
 from sources.alvaria.sandbox.server import SandboxServer as AlvariaSandbox
 from sources.chatwoot.sandbox.account import Account
 from sources.chatwoot.sandbox.server import SandboxOptions, SandboxServer
+from sources.genesys.sandbox.server import SandboxOptions as GenesysOptions
+from sources.genesys.sandbox.server import SandboxServer as GenesysSandbox
+from sources.genesys.sandbox.world import World
 from tests.e2e.conftest import Harness, require_postgres
 from tests.e2e.documents import DOCUMENTS, sql_blocks
 
@@ -65,7 +71,38 @@ def load_alvaria(h: Harness, server: AlvariaSandbox) -> None:
                source_args=dict(server.source_args(), requests_per_second=1000))
 
 
-def test_every_documented_query_gives_the_same_answer_on_duckdb_and_postgres(harness) -> None:
+def load_genesys(h: Harness, spool: Path) -> None:
+    """A listen to a Genesys site whose world does the same things for each warehouse: two
+    sites from one seed, the same changes made once the listener has subscribed (a push
+    API cannot be read twice)."""
+    dataset = "genesys" if h.kind == "duckdb" else f"genesys_{h.raw_dataset.split('_')[-1]}"
+    h.others["genesys"] = dataset
+    world = World(seed=5)
+    world.steps(20)
+    with GenesysSandbox(world, GenesysOptions(poll_timeout=0.3)) as server:
+        server.arrive(8)
+
+        def work() -> None:
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and not any(
+                    c.subscriptions for c in list(server.clients.values())):
+                time.sleep(0.05)
+            server.emit(30)
+
+        worker = threading.Thread(target=work, daemon=True)
+        worker.start()
+        run_source(instance("genesys"), pipeline_name=f"{dataset}_{h.kind}", dataset_name=dataset,
+                   destination=h.destination(),
+                   source_args={"base_url": server.base_url,
+                                "username": server.options.username,
+                                "password": server.options.password,
+                                "allow_insecure_http": True, "spool_dir": str(spool),
+                                "listen_seconds": 3.0},
+                   transform=h.settings("UTC"))
+        worker.join()
+
+
+def test_every_documented_query_gives_the_same_answer_on_duckdb_and_postgres(harness, tmp_path) -> None:
     require_postgres()
     duck: Harness = harness()
     postgres: Harness = harness(sandbox=duck.sandbox, warehouse="postgres")
@@ -81,6 +118,8 @@ def test_every_documented_query_gives_the_same_answer_on_duckdb_and_postgres(har
         alvaria.organisation.churn(40)
         for h in (duck, postgres):
             load_alvaria(h, alvaria)
+    for h in (duck, postgres):
+        load_genesys(h, tmp_path / f"spool-{h.kind}")
 
     answered = 0
     for name, sql in examples():

@@ -384,8 +384,16 @@ def test_a_status_held_for_years_is_kept_warned_about_and_its_rebuild_explained(
 
 def test_the_queue_backlog_is_every_runs_menu_snapshot_summed_per_queue(harness) -> None:
     h: Harness = harness()
+
+    def callers_wait(count: int) -> None:
+        with h.tenant.lock:
+            for call in [c for c in h.tenant.collections["calls"].values()
+                         if c.get("selected_menu") and c.get("status") != "queued"][:count]:
+                call["status"] = "queued"
+
+    callers_wait(3)
     h.run(transform=UTC)
-    h.tenant.create("calls", 4)
+    callers_wait(4)
     h.run(transform=UTC)
 
     expected: dict[tuple[Any, ...], dict[str, Any]] = {}

@@ -148,6 +148,9 @@ class Listener:
         replies = self.api.subscribe(self.client_id or "", self.channels)
         refused = [r for r in replies if r.get("channel") == "/meta/subscribe"
                    and not r.get("successful")]
+        if any(str(r.get("error") or "").startswith("402") for r in refused):
+            # the session was renewed between the handshake and this: handshake again
+            raise UnexpectedPayload("the server forgot the client before it subscribed (402)")
         if refused:
             raise ConfigurationError(
                 "sources.genesys.channels: the server refused the subscription to"
