@@ -68,7 +68,8 @@ def load_alvaria(h: Harness, server: AlvariaSandbox) -> None:
     h.others["alvaria"] = dataset
     run_source(instance("alvaria"), pipeline_name=f"{dataset}_{h.kind}", dataset_name=dataset,
                destination=h.destination(),
-               source_args=dict(server.source_args(), requests_per_second=1000))
+               source_args=dict(server.source_args(), requests_per_second=1000),
+               transform=h.settings("UTC"))
 
 
 def load_genesys(h: Harness, spool: Path) -> None:
