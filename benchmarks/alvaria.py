@@ -13,15 +13,12 @@ from __future__ import annotations
 import math
 import os
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
-import duckdb
-
-from benchmarks.harness import (PROJECT_ROOT, ccelt, free_port, run_measured, start_sandbox,
-                                stop_sandbox, workdir)
+from benchmarks.harness import (PROJECT_ROOT, ccelt, free_port, read_only, run_measured,
+                                start_sandbox, stop_sandbox, workdir)
 
 RUNS = 4
 """Snapshots per condition; the first is the backfill (every e-mail new), counted the same."""
@@ -109,13 +106,7 @@ def _snapshots(emails: int, page_cap: int, *switches: str) -> tuple[list[Snapsho
 
 
 def _read(database: Path) -> tuple[list[Snapshot], float]:
-    for _ in range(50):     # the run's process may still hold the file for a moment
-        try:
-            connection = duckdb.connect(str(database), read_only=True)
-            break
-        except duckdb.IOException:
-            time.sleep(0.1)
-    with connection:
+    with read_only(database) as connection:
         rows: list[Any] = connection.execute(
             "select total_items, emails_captured, requests, passes, consistent, relinked_pages,"
             " page_cap from alvaria.snapshots order by snapshot_at").fetchall()

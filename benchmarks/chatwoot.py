@@ -13,15 +13,12 @@ import math
 import os
 import secrets
 import subprocess
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-import duckdb
-
-from benchmarks.harness import (PROJECT_ROOT, Finished, ccelt, free_port, run_measured, start_sandbox,
-                                stop_sandbox, workdir)
+from benchmarks.harness import (Finished, PROJECT_ROOT, ccelt, free_port, read_only, run_measured,
+                                start_sandbox, stop_sandbox, workdir)
 
 LIST_PAGE = 25
 THREAD_CHUNK = 1000
@@ -114,13 +111,7 @@ def _env(sandbox: ChatwootSandbox, folder: Path, rate: float) -> dict[str, str]:
 def _floors(database: Path) -> tuple[int, int]:
     """The fewest requests a complete backfill and an unchanged run can take, from what the
     warehouse holds (every conversation was loaded, so it is the account)."""
-    for _ in range(50):     # the run's process may still hold the file for a moment
-        try:
-            connection = duckdb.connect(str(database), read_only=True)
-            break
-        except duckdb.IOException:
-            time.sleep(0.1)
-    with connection:
+    with read_only(database) as connection:
         conversations = connection.execute("select count(*) from chatwoot.conversations").fetchone()[0]
         threads = connection.execute(
             "select coalesce(sum(n // 1000 + 1), 0) from (select c.id, count(m.id) as n"

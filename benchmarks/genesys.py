@@ -15,12 +15,9 @@ from __future__ import annotations
 
 import os
 import statistics
-import time
 from dataclasses import dataclass, field
 
-import duckdb
-
-from benchmarks.harness import Finished, PROJECT_ROOT, ccelt, run_measured, workdir
+from benchmarks.harness import PROJECT_ROOT, Finished, ccelt, read_only, run_measured, workdir
 from sources.genesys.sandbox.server import SandboxOptions, SandboxServer
 from sources.genesys.sandbox.world import World
 
@@ -74,13 +71,7 @@ def genesys_listen(seconds: float, per_second: float = 50.0) -> GenesysListen:
 
 def _latencies(result: GenesysListen, server: SandboxServer, database: object) -> None:
     written = {str(d.message.get("id")): d.at for d in server.delivered if d.message.get("id")}
-    for _ in range(50):
-        try:
-            connection = duckdb.connect(str(database), read_only=True)
-            break
-        except duckdb.IOException:
-            time.sleep(0.1)
-    with connection:
+    with read_only(database) as connection:
         rows = connection.execute(
             "select e.message_id, epoch(l.inserted_at) from genesys.interaction_events e"
             " join genesys._dlt_loads l on l.load_id = e._dlt_load_id").fetchall()

@@ -247,6 +247,19 @@ def server_priority_applies() -> bool:
     return os.geteuid() == 0 if hasattr(os, "geteuid") else False
 
 
+def read_only(database: Path) -> Any:
+    """A read-only DuckDB connection to `database`, once the run's process has let go of it
+    (it may hold the file for a moment after it exits)."""
+    import duckdb
+
+    for _ in range(50):
+        try:
+            return duckdb.connect(str(database), read_only=True)
+        except duckdb.IOException:
+            time.sleep(0.1)
+    return duckdb.connect(str(database), read_only=True)
+
+
 @contextmanager
 def workdir(prefix: str) -> Iterator[Path]:
     """A scratch folder for one pipeline's warehouse and dlt state, removed afterwards."""

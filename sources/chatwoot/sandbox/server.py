@@ -29,7 +29,6 @@ from sources.kit.sandbox import FaultSchedule, FixedWindow, LoopbackServer, send
 from sources.chatwoot.sandbox.account import (
     ACTIVITY,
     INBOXES,
-    STATUSES,
     Account,
     Conversation,
     Record,
