@@ -185,6 +185,24 @@ def _parser() -> argparse.ArgumentParser:
     catalog.add_argument("--out", default="docs/catalog.md", help="the Markdown file to write")
     catalog.set_defaults(handler=_catalog)
 
+    report = commands.add_parser(
+        "report", help="write the facts as one HTML file of charts and tables",
+        description="Write one self-contained HTML file (no script, style or font fetched from"
+                    " anywhere) from the contact_center facts of the warehouse configured as"
+                    " [destination.warehouse]: service level and volume per queue, contacts per"
+                    " channel and source, handle time per agent, status time, backlog, and the"
+                    " busiest queues and agents.")
+    report.add_argument("--out", default="report.html", help="the HTML file to write"
+                        " (default: report.html)")
+    report.add_argument("--days", type=_days, default=14,
+                        help="local days to show, ending at the last day with data (default: 14)")
+    report.add_argument("--source", action="append", default=None, metavar="NAME",
+                        help="only this source instance (ujet, ujet_acme, chatwoot, ...);"
+                             " repeat for several (default: all)")
+    report.add_argument("--destination", metavar="TYPE", default=None,
+                        help="read this engine instead of the configured warehouse")
+    report.set_defaults(handler=_report)
+
     demo = commands.add_parser(
         "demo", help="load a local sandbox tenant into ccelt_demo.duckdb and show the result",
         description="Start each source's sandbox tenant on 127.0.0.1, backfill it into"
@@ -405,6 +423,44 @@ def _catalog(args: argparse.Namespace, redactor: _Redactor) -> int:
     from pipelines.catalog import write_catalog
 
     return _report_failures(redactor, "ccelt catalog", lambda: write_catalog(Path(args.out)))
+
+
+def _report(args: argparse.Namespace, redactor: _Redactor) -> int:
+    from pathlib import Path
+
+    import dlt
+
+    from pipelines.lock import BUILD_LOCK
+    from pipelines.report import write_report
+    from pipelines.warehouse import describe
+
+    redactor.add_warehouse_password(args.destination)
+
+    def run() -> None:
+        settings = load_settings()
+        destination = warehouse_destination(args.destination)
+        # a pipeline that never loads: only its SQL client is used, bound to the facts
+        pipeline = dlt.pipeline(BUILD_LOCK, destination=destination, dataset_name=settings.dataset)
+        out = Path(args.out)
+        try:
+            facts = write_report(pipeline, settings, out, args.days, args.source,
+                                 describe(destination))
+        except Exception as exc:
+            raise unreachable(exc, destination) or exc from exc
+        print(f"report of {facts.first_day} to {facts.last_day}"
+              f" ({', '.join(facts.sources) or 'no sources'}) written to {out.resolve()}")
+
+    return _report_failures(redactor, "ccelt report", run)
+
+
+def _days(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of days, got {text!r}") from None
+    if not 1 <= value <= 366:
+        raise argparse.ArgumentTypeError(f"must be 1 to 366 days, got {value}")
+    return value
 
 
 def _demo(args: argparse.Namespace, redactor: _Redactor) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import dlt
 import duckdb
@@ -83,9 +84,24 @@ def run_demo(database: str, show: Callable[[str], None]) -> list[RunSummary]:
         for title, sql in [*raw_queries, *QUERIES.items()]:
             show(f"\n{title}:\n{connection.sql(sql)}")
     datasets = ", ".join(f"'{name}'" for name in SOURCES)
+    report = write_demo_report(database, destination, settings)
     show(f"Explore it yourself: raw tables are in schema(s) {datasets} and facts in"
          f" '{settings.dataset}' of {database}.")
+    show(f"The report, charts of those facts in one HTML file that opens offline:"
+         f" {report.resolve()}")
     return summaries
+
+
+def write_demo_report(database: str, destination: Any, settings: Any) -> Path:
+    """`ccelt report` for the demo warehouse, beside it: `ccelt_demo_report.html`."""
+    from pipelines.report import write_report
+
+    out = Path(database).with_name(Path(database).stem + "_report.html")
+    pipeline = dlt.pipeline("ccelt_demo_report", destination=destination,
+                            dataset_name=settings.dataset)
+    write_report(pipeline, settings, out, days=14, sources=None,
+                 warehouse=f"the demo's DuckDB file {database}")
+    return out
 
 
 def _start_fresh(database: str, pipelines: list[str]) -> None:
