@@ -14,11 +14,11 @@ import pytest
 
 from tests.e2e.conftest import POSTGRES_DSN, Harness, require_postgres
 from tests.e2e.exactness import assert_exact
-from tests.e2e.marts import UJET_MARTS
+from tests.e2e.marts import SAME_DATA_MARTS
 
 pytestmark = pytest.mark.postgres
 
-MARTS = UJET_MARTS
+MARTS = SAME_DATA_MARTS
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 

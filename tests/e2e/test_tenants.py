@@ -12,10 +12,10 @@ import duckdb
 from tests.e2e.conftest import Harness
 from tests.e2e.exactness import assert_exact
 from transforms.runner import build
-from tests.e2e.marts import UJET_MARTS
+from tests.e2e.marts import SAME_DATA_MARTS
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-MARTS = UJET_MARTS
+MARTS = SAME_DATA_MARTS
 UTC = "UTC"
 
 

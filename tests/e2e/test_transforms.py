@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from pipelines.summary import format_summary
-from tests.e2e.marts import MARTS, UJET_MARTS, assert_marts_equal
+from tests.e2e.marts import MARTS, SAME_DATA_MARTS, assert_marts_equal
 from tests.e2e.conftest import WAREHOUSES, Harness
 from tests.e2e.documents import sql_blocks
 from tests.e2e.scenario import (
@@ -337,7 +337,7 @@ def test_a_broken_rule_fails_the_build_naming_the_model_and_the_keys(scenario: H
 
 
 def assert_equal_to_full_rebuild(h: Harness, reporting_timezone: str,
-                                 non_empty: tuple[str, ...] = UJET_MARTS) -> None:
+                                 non_empty: tuple[str, ...] = SAME_DATA_MARTS) -> None:
     build(h.pipeline(), h.settings(reporting_timezone, suffix="_full"), sources=[h.raw_source()],
           full_refresh=True)
     with h.warehouse() as warehouse:
