@@ -120,6 +120,31 @@ def test_conversations_are_contacts_and_queue_entries_and_incremental_equals_ful
 
     assert summary.transform is not None and summary.transform.mode == "incremental"
     assert_facts_match(cw.account, cw.database)
+    assert_agent_days_match(cw.account, cw.database)
     build(cw.pipeline(), TransformSettings(ZONE, dataset="contact_center_full"), sources=[cw.raw_source()], full_refresh=True)
     with duckdb.connect(str(cw.database), read_only=True) as connection:
         assert_marts_equal(connection)
+
+
+def assert_agent_days_match(account: Account, database: Any) -> None:
+    """Per agent, local date and channel: the conversations the agent publicly replied in
+    that day (handled, contacts handled and segments alike) and those replies; durations and
+    transfers null (docs/metrics.md, "Chatwoot in the same facts")."""
+    replies: dict[tuple[str, Any, str], dict[int, int]] = {}
+    for c in account.snapshot().values():
+        for m in c.messages:
+            if (m["message_type"] == 1 and m["sender_type"] == "User" and not m["private"]
+                    and not m["content_attributes"].get("deleted")):
+                key = (str(m["sender_id"]), local(m["created_at"]).date(), CHANNELS[c.inbox_id])
+                per_conversation = replies.setdefault(key, {})
+                per_conversation[c.display_id] = per_conversation.get(c.display_id, 0) + 1
+    expected = {key: {"segments": len(conv), "handled": len(conv), "contacts_handled": len(conv),
+                      "messages_sent": sum(conv.values()), "duration_seconds": None,
+                      "handle_seconds": None, "aht_seconds": None, "transfers_out": None,
+                      "transfers_in": None} for key, conv in replies.items()}
+    got = {(r["agent_id"], r["local_date"], r["channel"]): {k: r[k] for k in (
+        "segments", "handled", "contacts_handled", "messages_sent", "duration_seconds",
+        "handle_seconds", "aht_seconds", "transfers_out", "transfers_in")}
+        for r in rows(database, "select * from contact_center.fct_agent_daily"
+                                " where source = 'chatwoot'")}
+    assert expected and got == expected

@@ -1,9 +1,10 @@
 -- materialized: incremental
 -- partition_by: local_date
--- tests: unique(source, agent_id, local_date, channel); not_null(source, agent_id, local_date, channel); non_negative(segments, handled, contacts_handled, duration_seconds, hold_seconds, acw_seconds, bcw_seconds, handle_seconds, transfers_out, transfers_in); assert(handled <= segments); assert(contacts_handled <= handled); references(agent_id, dim_agents.agent_id)
+-- tests: unique(source, agent_id, local_date, channel); not_null(source, agent_id, local_date, channel); non_negative(segments, handled, contacts_handled, messages_sent, duration_seconds, hold_seconds, acw_seconds, bcw_seconds, handle_seconds, transfers_out, transfers_in); assert(handled <= segments); assert(contacts_handled <= handled); references(agent_id, dim_agents.agent_id)
 -- one row per agent, local date and channel: handle segments by the date they started,
 -- transfers by the date they were created, contacts completed where a vendor records no
--- segments (Alvaria) by the date they left the queue; hold time is already inside a segment's
+-- segments (Alvaria) by the date they left the queue, conversations replied in (Chatwoot) by
+-- the date of the replies; hold time is already inside a segment's
 -- duration on CCAI Platform's timeline, so handle time does not add it again
 with segments as (
     select
@@ -47,10 +48,21 @@ completions as (
     group by source, agent_id, local_date, channel
 ),
 
+-- Chatwoot: the conversations an agent publicly replied in that day, and those replies
+replies as (
+    select source, agent_id, local_date, channel,
+           cast(count(distinct contact_id) as bigint) as conversations,
+           cast(sum(messages) as bigint) as messages
+    from contact_center.int_chatwoot__replies
+    group by source, agent_id, local_date, channel
+),
+
 agent_days as (
     select source, agent_id, local_date, channel from segments
     union
     select source, agent_id, local_date, channel from completions
+    union
+    select source, agent_id, local_date, channel from replies
     union
     select source, agent_id, local_date, channel from transfers_out
     union
@@ -70,9 +82,11 @@ joined as (
         segments.hold_seconds,
         segments.acw_seconds,
         segments.bcw_seconds,
-        coalesce(completions.completed, 0) as completed,
-        -- a row of a vendor that records durations and transfers (all but Alvaria's)
-        segments.segments is not null or completions.completed is null as timed,
+        coalesce(completions.completed, 0) + coalesce(replies.conversations, 0) as completed,
+        replies.messages as messages_sent,
+        -- a row of a vendor that records durations and transfers (not Alvaria's or Chatwoot's)
+        segments.segments is not null
+            or (completions.completed is null and replies.conversations is null) as timed,
         transfers_out.transfers_out,
         transfers_in.transfers_in
     from agent_days
@@ -86,6 +100,11 @@ joined as (
         and completions.agent_id = agent_days.agent_id
         and completions.local_date = agent_days.local_date
         and completions.channel = agent_days.channel
+    left join replies
+        on replies.source = agent_days.source
+        and replies.agent_id = agent_days.agent_id
+        and replies.local_date = agent_days.local_date
+        and replies.channel = agent_days.channel
     left join transfers_out
         on transfers_out.source = agent_days.source
         and transfers_out.agent_id = agent_days.agent_id
@@ -119,5 +138,6 @@ select
             then (duration_seconds + acw_seconds + bcw_seconds) / handled
     end as aht_seconds,
     case when timed then coalesce(transfers_out, 0) end as transfers_out,
-    case when timed then coalesce(transfers_in, 0) end as transfers_in
+    case when timed then coalesce(transfers_in, 0) end as transfers_in,
+    messages_sent
 from joined
