@@ -25,6 +25,7 @@ from sources.chatwoot.helpers.client import ChatwootApi
 from sources.chatwoot.helpers.rows import conversation_row, message_row
 from sources.chatwoot.settings import (
     CONVERSATION_COLUMNS,
+    CONVERSATION_SNAPSHOTS,
     CONVERSATIONS,
     DEFAULT_BASE_URL,
     DEFAULT_LOOKBACK_SECONDS,
@@ -35,6 +36,7 @@ from sources.chatwoot.settings import (
     DEFAULT_TIMEOUT_SECONDS,
     MESSAGE_COLUMNS,
     MESSAGES,
+    SNAPSHOT_COLUMNS,
     PII_FIELDS,
     UNRESOLVED,
 )
@@ -164,6 +166,9 @@ class Reader:
                                   ("updated_at",))
         self.sla: dict[str, list[str]] = dict(state.get("sla") or {})
         """Unresolved conversations with an SLA policy: id -> [status, digest of SLA events]."""
+        self.open: dict[str, list[Any]] = dict(state.get("open") or {})
+        """Unresolved conversations: id -> [status, inbox id, channel, assignee id, created_at];
+        each run ends with a snapshot of them (the backlog over time)."""
         self.page_size: Optional[int] = state.get("page_size")
         """The longest page of the list seen: the server's page size, or the whole list."""
         self.started = pendulum.now("UTC")
@@ -285,6 +290,7 @@ class Reader:
             if last_activity is not None and last_activity < self.start:
                 continue
             self._watch_sla(record)
+            self._track_open(row)
             fingerprint = digest(row)
             if self.recent.seen_unchanged(row.get("id"), fingerprint):
                 self.progress.unchanged += 1
@@ -314,8 +320,33 @@ class Reader:
         else:
             self.sla.pop(key, None)
 
+    def _track_open(self, row: Record) -> None:
+        key = str(row.get("id"))
+        if row.get("status") in UNRESOLVED:
+            assignee = row.get("assignee") if isinstance(row.get("assignee"), dict) else {}
+            created = row.get("created_at")
+            self.open[key] = [row.get("status"), row.get("inbox_id"), row.get("channel"),
+                              assignee.get("id"),
+                              created.isoformat() if hasattr(created, "isoformat") else created]
+        else:
+            self.open.pop(key, None)
+
+    def _snapshot(self) -> Iterator[Any]:
+        """Every unresolved conversation as the run leaves it: Chatwoot's backlog now."""
+        rows = [{"snapshot_at": self.started, "conversation_id": int(key), "status": status,
+                 "inbox_id": inbox, "channel": channel, "assignee_id": assignee,
+                 "created_at": created}
+                for key, (status, inbox, channel, assignee, created) in sorted(
+                    self.open.items(), key=lambda item: int(item[0]))]
+        if rows:
+            yield dlt.mark.with_hints(rows, dlt.mark.make_hints(
+                table_name=CONVERSATION_SNAPSHOTS, write_disposition="append", primary_key=[],
+                columns=SNAPSHOT_COLUMNS), create_table_variant=True)
+
     def _commit(self, cursor: str) -> Iterator[Any]:
         """The state that says this run is complete, after every row it covers."""
+        yield from self._snapshot()
+        yield StateUpdate("open", dict(self.open))
         yield StateUpdate("recent", self.recent.saved())
         yield StateUpdate("sla", dict(self.sla))
         yield StateUpdate("page_size", self.page_size)
@@ -339,6 +370,8 @@ def _declare_tables() -> None:
                                    "nullable": False}, *MESSAGE_COLUMNS.values()]
     schema.update_table(new_table(MESSAGES, write_disposition="merge",
                                   columns=message_columns))
+    schema.update_table(new_table(CONVERSATION_SNAPSHOTS, write_disposition="append",
+                                  columns=list(SNAPSHOT_COLUMNS.values())))
     schema.tables[MESSAGES]["x-merge-strategy"] = "delete-insert"  # type: ignore[typeddict-unknown-key]
     DataItemNormalizer.update_normalizer_config(schema, {"propagation": {"tables": {  # type: ignore[typeddict-item]
         CONVERSATIONS: {"id": "conversation_id"}, MESSAGES: {"id": "message_id"}}}})

@@ -38,6 +38,7 @@ UNRESOLVED = ("open", "pending", "snoozed")
 
 CONVERSATIONS = "conversations"
 MESSAGES = "messages"
+CONVERSATION_SNAPSHOTS = "conversation_snapshots"
 
 CONVERSATION_TIMES = ("created_at", "updated_at", "last_activity_at", "timestamp",
                       "first_reply_created_at", "waiting_since", "snoozed_until",
@@ -90,3 +91,14 @@ MESSAGE_COLUMNS = {
     "deleted": {"name": "deleted", "data_type": "bool"},
     "private": {"name": "private", "data_type": "bool"},
 }
+
+SNAPSHOT_COLUMNS: dict[str, dict[str, Any]] = {
+    "snapshot_at": {"name": "snapshot_at", "data_type": "timestamp", "nullable": False},
+    "conversation_id": {"name": "conversation_id", "data_type": "bigint", "nullable": False},
+    "status": {"name": "status", "data_type": "text"},
+    "inbox_id": {"name": "inbox_id", "data_type": "bigint"},
+    "channel": {"name": "channel", "data_type": "text"},
+    "assignee_id": {"name": "assignee_id", "data_type": "bigint"},
+    "created_at": {"name": "created_at", "data_type": "timestamp"},
+}
+"""`conversation_snapshots`: every unresolved conversation at the end of every run."""

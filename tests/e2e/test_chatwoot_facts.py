@@ -121,6 +121,7 @@ def test_conversations_are_contacts_and_queue_entries_and_incremental_equals_ful
     assert summary.transform is not None and summary.transform.mode == "incremental"
     assert_facts_match(cw.account, cw.database)
     assert_agent_days_match(cw.account, cw.database)
+    assert_backlog_matches(cw.account, cw.database, snapshots=2)
     build(cw.pipeline(), TransformSettings(ZONE, dataset="contact_center_full"), sources=[cw.raw_source()], full_refresh=True)
     with duckdb.connect(str(cw.database), read_only=True) as connection:
         assert_marts_equal(connection)
@@ -148,3 +149,36 @@ def assert_agent_days_match(account: Account, database: Any) -> None:
         for r in rows(database, "select * from contact_center.fct_agent_daily"
                                 " where source = 'chatwoot'")}
     assert expected and got == expected
+
+
+def assert_backlog_matches(account: Account, database: Any, snapshots: int) -> None:
+    """Each run ends with a snapshot of the unresolved conversations (the last one equal to
+    the account now), and `fct_queue_backlog` counts them per inbox and status: waiting
+    while nobody is assigned (and not snoozed), in progress otherwise."""
+    raw = rows(database, "select * from chatwoot.conversation_snapshots")
+    times = sorted({r["snapshot_at"] for r in raw})
+    assert len(times) == snapshots
+    unresolved = {c.display_id: c for c in account.snapshot().values()
+                  if c.status in ("open", "pending", "snoozed")}
+    last = {r["conversation_id"]: r for r in raw if r["snapshot_at"] == times[-1]}
+    assert set(last) == set(unresolved)
+    for key, c in unresolved.items():
+        assert (last[key]["status"], last[key]["inbox_id"], last[key]["assignee_id"]) == (
+            c.status, c.inbox_id, c.assignee_id), key
+    groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    for r in raw:
+        key = (r["snapshot_at"], CHANNELS[r["inbox_id"]], r["inbox_id"], r["status"])
+        groups.setdefault(key, []).append(r)
+    expected = {}
+    for key, members in groups.items():
+        waiting = sum(1 for m in members if m["assignee_id"] is None and m["status"] != "snoozed")
+        oldest = min(m["created_at"] for m in members)
+        expected[key] = (waiting, len(members) - waiting, (key[0] - oldest).total_seconds())
+    got = {(r["snapshot_at"], r["channel"], r["queue_id"], r["state"]):
+           (r["waiting"], r["in_progress"], r["oldest_age_seconds"])
+           for r in rows(database, "select * from contact_center.fct_queue_backlog"
+                                   " where source = 'chatwoot'")}
+    assert got.keys() == expected.keys()
+    for key, (waiting, in_progress, age) in expected.items():
+        assert got[key][:2] == (waiting, in_progress), key
+        assert abs(got[key][2] - age) < 0.002, key

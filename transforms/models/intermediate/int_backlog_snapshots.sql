@@ -14,6 +14,13 @@ select
 from contact_center.stg_alvaria__email_snapshots
 union all
 select
+    source, snapshot_at, channel, queue_id, cast(null as text) as queue_name, status as state,
+    -- nobody has it yet; an assigned conversation, or one an agent snoozed, is being worked
+    assignee_id is null and status <> 'snoozed' as waiting, cast(1 as bigint) as contacts,
+    created_at as oldest_arrival_at, load_id
+from contact_center.stg_chatwoot__conversation_snapshots
+union all
+select
     source, snapshot_at, 'email' as channel, cast(null as bigint) as queue_id, queue_name, state,
     -- an invitation waits for the user to accept it; every other listed state is being worked
     state = 'Invited' as waiting, cast(1 as bigint) as contacts,
