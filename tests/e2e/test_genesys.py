@@ -101,11 +101,15 @@ def test_a_kill_9_in_the_middle_of_listen_loses_nothing_spooled_and_loads_nothin
     # messages were never acknowledged to anyone (docs/genesys-tables.md); the rest are ours
     tail = _last_answer(g)
 
+    handshakes = _handshakes(g)
+    loads = _loads(g)
     second = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True)
-    time.sleep(3.0)
-    g.server.pause_world()
+    # however slow the machine: the restarted listener is listening and has loaded once
+    _wait_until(lambda: _handshakes(g) > handshakes, "the restarted listener never handshook")
     time.sleep(1.5)
+    g.server.pause_world()
+    _wait_for_loads(g, at_least=loads + 2, timeout=60)
     second.send_signal(signal.SIGTERM)
     out, err = second.communicate(timeout=60)
 
@@ -148,6 +152,25 @@ def _wait_for_loads(g, at_least: int, timeout: float) -> None:
                 pass
         time.sleep(0.2)
     pytest.fail("ccelt listen loaded nothing in time")
+
+
+def _handshakes(g) -> int:
+    return sum(1 for event in list(g.server.events) if event.startswith("handshake"))
+
+
+def _loads(g) -> int:
+    try:
+        return len(g.rows("select 1 from genesys._dlt_loads"))
+    except Exception:  # noqa: BLE001 (locked by the writer for a moment)
+        return 0
+
+
+def _wait_until(condition, message: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(message)
+        time.sleep(0.1)
 
 
 def _last_answer(g) -> list[str]:
