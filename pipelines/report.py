@@ -157,14 +157,9 @@ def charts(facts: Facts, zone: str) -> list[tuple[str, str, dict[str, Any]]]:
     out.append(("Answered and not answered per day",
                 "Queue entries per local day, answered by an agent or not (abandoned, or still"
                 " waiting when the day ended), all queues stacked.",
-                _spec("bar", volume, {
-                    "x": {"field": "day", "type": "ordinal", "timeUnit": "yearmonthdate",
-                          "title": "day"},
-                    "y": {"aggregate": "sum", "field": "contacts", "type": "quantitative",
-                          "title": "queue entries"},
-                    "color": {"field": "outcome", "type": "nominal",
-                              "scale": {"domain": ["answered", "unanswered"],
-                                        "range": ["#4c78a8", "#e45756"]}}})))
+                _stacked_per_day(volume, "contacts", "queue entries", "outcome",
+                                 {"domain": ["answered", "unanswered"],
+                                  "range": ["#4c78a8", "#e45756"]})))
 
     intervals: dict[tuple[str, str], int] = defaultdict(int)
     for row in rows["queue_intervals"]:
@@ -187,12 +182,7 @@ def charts(facts: Facts, zone: str) -> list[tuple[str, str, dict[str, Any]]]:
     out.append(("Contacts per channel and source per day",
                 "Contacts (calls, chats, e-mails, conversations) by the local day they were"
                 " created.",
-                _spec("bar", contacts, {
-                    "x": {"field": "day", "type": "ordinal", "timeUnit": "yearmonthdate",
-                          "title": "day"},
-                    "y": {"aggregate": "sum", "field": "contacts", "type": "quantitative",
-                          "title": "contacts"},
-                    "color": {"field": "source and channel", "type": "nominal"}})))
+                _stacked_per_day(contacts, "contacts", "contacts", "source and channel")))
 
     handle = agent_handle_times(facts)[:20]
     out.append(("Handle time per agent",
@@ -208,12 +198,7 @@ def charts(facts: Facts, zone: str) -> list[tuple[str, str, dict[str, Any]]]:
     out.append(("Agent status time per day",
                 "Hours all agents spent in each status, per local day (intervals split at"
                 " midnight).",
-                _spec("bar", status, {
-                    "x": {"field": "day", "type": "ordinal", "timeUnit": "yearmonthdate",
-                          "title": "day"},
-                    "y": {"aggregate": "sum", "field": "hours", "type": "quantitative",
-                          "title": "hours"},
-                    "color": {"field": "status", "type": "nominal"}})))
+                _stacked_per_day(status, "hours", "hours", "status")))
 
     backlog = [{"snapshot": _instant(r["snapshot_at"]), "queue": _queue(r),
                 "waiting": int(r["waiting"] or 0)} for r in rows["backlog"]]
@@ -269,6 +254,16 @@ def _instant(value: Any) -> str:
     if isinstance(value, dt.datetime):
         return value.astimezone(dt.timezone.utc).isoformat() if value.tzinfo else value.isoformat()
     return str(value)
+
+
+def _stacked_per_day(values: list[dict[str, Any]], measure: str, title: str, stack: str,
+                     scale: Optional[dict[str, Any]] = None) -> dict[str, Any]:
+    """Bars per local day, `measure` summed and stacked by `stack`."""
+    color: dict[str, Any] = {"field": stack, "type": "nominal", **({"scale": scale} if scale else {})}
+    return _spec("bar", values, {
+        "x": {"field": "day", "type": "ordinal", "timeUnit": "yearmonthdate", "title": "day"},
+        "y": {"aggregate": "sum", "field": measure, "type": "quantitative", "title": title},
+        "color": color})
 
 
 def _spec(mark: str, values: list[dict[str, Any]], encoding: dict[str, Any],
