@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -90,30 +91,28 @@ def test_a_kill_9_in_the_middle_of_listen_loses_nothing_spooled_and_loads_nothin
     command = [sys.executable, "-m", "pipelines.cli", "--log-level", "INFO", "listen", "genesys",
                "--no-transform"]
 
-    first = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.PIPE, text=True)
-    _wait_for_loads(g, at_least=1, timeout=60)
+    # progress is read from the listener's log, never from the warehouse: a reader would hold
+    # DuckDB's file lock and make the listener's next load fail
+    first = Listening(command, env, tmp_path)
+    first.wait_for("loaded slice 1")
     time.sleep(1.3)                      # between loads, with notifications spooled
-    first.kill()
-    first.wait(timeout=30)
+    first.process.kill()
+    first.process.wait(timeout=30)
     delivered_before = len(g.server.delivered)
     # the killed client's last answer may have been read but not yet spooled: those
     # messages were never acknowledged to anyone (docs/genesys-tables.md); the rest are ours
     tail = _last_answer(g)
 
-    handshakes = _handshakes(g)
-    loads = _loads(g)
-    second = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True)
-    # however slow the machine: the restarted listener is listening and has loaded once
-    _wait_until(lambda: _handshakes(g) > handshakes, "the restarted listener never handshook")
+    second = Listening(command, env, tmp_path)
+    second.wait_for("genesys: subscribed")
     time.sleep(1.5)
     g.server.pause_world()
-    _wait_for_loads(g, at_least=loads + 2, timeout=60)
-    second.send_signal(signal.SIGTERM)
-    out, err = second.communicate(timeout=60)
+    second.wait_for("loaded slice 2")    # after the pause: everything before it was delivered
+    second.process.send_signal(signal.SIGTERM)
+    second.process.wait(timeout=60)
+    err = second.log()
 
-    assert second.returncode == 0, err[-2000:]
+    assert second.process.returncode == 0, err[-2000:]
     assert len(g.server.delivered) > delivered_before
     assert_events_exact(g, allowed_missing=frozenset(tail))
     assert_interactions_exact(g)
@@ -141,36 +140,31 @@ def test_a_bad_password_is_a_clear_error_and_leaves_no_secret_anywhere(genesys, 
     assert g.server.agent_operations == []
 
 
-def _wait_for_loads(g, at_least: int, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if g.database.exists():
-            try:
-                if len(g.rows("select 1 from genesys._dlt_loads")) >= at_least:
-                    return
-            except Exception:  # noqa: BLE001 (not created yet, or locked by the writer)
-                pass
-        time.sleep(0.2)
-    pytest.fail("ccelt listen loaded nothing in time")
+class Listening:
+    """`ccelt listen` in a process of its own, its log read as it is written."""
 
+    def __init__(self, command: list[str], env: dict[str, str], cwd: Path) -> None:
+        self.process = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.PIPE, text=True)
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
 
-def _handshakes(g) -> int:
-    return sum(1 for event in list(g.server.events) if event.startswith("handshake"))
+    def _read(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            self.lines.append(line)
 
+    def wait_for(self, text: str, timeout: float = 90) -> None:
+        deadline = time.monotonic() + timeout
+        while not any(text in line for line in list(self.lines)):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"ccelt listen never logged {text!r}:\n{self.log()[-2000:]}")
+            time.sleep(0.1)
 
-def _loads(g) -> int:
-    try:
-        return len(g.rows("select 1 from genesys._dlt_loads"))
-    except Exception:  # noqa: BLE001 (locked by the writer for a moment)
-        return 0
-
-
-def _wait_until(condition, message: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(message)
-        time.sleep(0.1)
+    def log(self) -> str:
+        self._reader.join(timeout=5) if self.process.poll() is not None else None
+        return "".join(self.lines)
 
 
 def _last_answer(g) -> list[str]:
