@@ -72,7 +72,7 @@ class RunLoads:
             self.count += 1
             self.low = load_id if self.low is None or float(load_id) < float(self.low) else self.low
             self.high = load_id if self.high is None or float(load_id) > float(self.high) else self.high
-            if len(self.ids) <= self.KEEP:
+            if self.count <= self.KEEP:
                 self.ids.append(load_id)
 
     def __bool__(self) -> bool:

@@ -212,16 +212,23 @@ def charts(facts: Facts, zone: str) -> list[tuple[str, str, dict[str, Any]]]:
     return [(title, f"{definition} Time zone: {zone}.", spec) for title, definition, spec in out]
 
 
-def agent_handle_times(facts: Facts) -> list[tuple[str, float, int]]:
-    """(agent, average handle seconds, contacts handled), longest first, for the agents with
-    handle time."""
+def _agent_totals(facts: Facts) -> dict[str, tuple[int, float, float]]:
+    """Per agent over the window: contacts handled, and handle seconds with the segments
+    they cover (only the rows of vendors that record handle time)."""
     totals: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0])
     for row in facts.rows["agent_days"]:
         entry = totals[_agent(row)]
-        entry[0] += float(row["handle_seconds"] or 0)
-        entry[1] += float(row["handled"] or 0) if row["handle_seconds"] is not None else 0
-        entry[2] += float(row["contacts_handled"] or 0)
-    return sorted(((agent, s / n, int(c)) for agent, (s, n, c) in totals.items() if n),
+        entry[0] += float(row["contacts_handled"] or 0)
+        if row["handle_seconds"] is not None:
+            entry[1] += float(row["handle_seconds"])
+            entry[2] += float(row["handled"] or 0)
+    return {agent: (int(c), s, n) for agent, (c, s, n) in totals.items()}
+
+
+def agent_handle_times(facts: Facts) -> list[tuple[str, float, int]]:
+    """(agent, average handle seconds, contacts handled), longest first, for the agents with
+    handle time."""
+    return sorted(((agent, s / n, c) for agent, (c, s, n) in _agent_totals(facts).items() if n),
                   key=lambda item: -item[1])
 
 
@@ -239,15 +246,8 @@ def top_queues(facts: Facts, count: int = 10) -> list[tuple[str, int, int, Optio
 
 def top_agents(facts: Facts, count: int = 10) -> list[tuple[str, int, Optional[float]]]:
     """(agent, contacts handled, average handle seconds) of the busiest agents."""
-    totals: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0])
-    for row in facts.rows["agent_days"]:
-        entry = totals[_agent(row)]
-        entry[0] += float(row["contacts_handled"] or 0)
-        if row["handle_seconds"] is not None:
-            entry[1] += float(row["handle_seconds"])
-            entry[2] += float(row["handled"] or 0)
-    ranked = sorted(totals.items(), key=lambda item: (-item[1][0], item[0]))[:count]
-    return [(agent, int(c), round(s / n, 1) if n else None) for agent, (c, s, n) in ranked]
+    ranked = sorted(_agent_totals(facts).items(), key=lambda item: (-item[1][0], item[0]))[:count]
+    return [(agent, c, round(s / n, 1) if n else None) for agent, (c, s, n) in ranked]
 
 
 def _instant(value: Any) -> str:

@@ -38,7 +38,7 @@ from pipelines.warehouse import (
 )
 from sources.kit.http import PROCESS_STATS
 from sources.kit.errors import ConfigurationError
-from sources.kit.feeds import FetchSession
+from sources.kit.feeds import STRETCHED_SLICE, FetchSession
 from sources.kit.screening import empty_quarantine, quarantine_missing
 from transforms.dialect import RawSource
 from transforms.runner import BuildResult, DataTestFailed, build, register
@@ -193,7 +193,8 @@ def _run_locked(instance: SourceInstance, pipeline_name: str, dataset_name: str,
             logger.debug("%s", load_info)
             logger.info("%s: slice %d took %s%s%s", pipeline_name, summary.slices,
                         _step_times(pipeline), _resident(),
-                        "; up to 5 × load_every_rows, as fetching was ahead of loading"
+                        f"; up to {STRETCHED_SLICE} × load_every_rows, as fetching was ahead"
+                        " of loading"
                         if session.stretched else "")
             if session.finished(list(source.selected_resources)):
                 break

@@ -154,8 +154,9 @@ class Loader:
     interrupted or its time is up, handing over everything spooled before it ends.
 
     State (the resource's, committed with the rows): `position` in the spool, `seq` (rows
-    numbered in arrival order: `spool_seq`), `tracked` (the last row of every interaction
-    active, or left within a day: what a list compares against and `first_seen_at`)."""
+    numbered in arrival order: `spool_seq`), `tracked` (the last row of every active
+    interaction, what a list compares against; of one that left, only when it was first
+    seen and left, for `FORGET_LEFT_AFTER_SECONDS`)."""
 
     def __init__(self, api: GwsApi, channels: list[str], directory: Path, policy: PiiPolicy,
                  session: FetchSession, listen_seconds: Optional[float],

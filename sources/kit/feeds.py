@@ -310,8 +310,8 @@ class FetchSession:
 
     def backlog(self) -> int:
         """Rows the feeds fetched that no slice has taken yet."""
-        # read without the feeds' locks (a slice asks while holding one feed's lock); an
-        # int read is atomic and a count a moment old is good enough to decide on
+        # read without the feeds' locks: an int read is atomic, and a count a moment old is
+        # good enough to decide a slice's size on
         with self._lock:
             feeds = list(self._feeds.values())
         return sum(feed.buffered for feed in feeds)

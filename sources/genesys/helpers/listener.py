@@ -128,7 +128,6 @@ class Listener:
         if self._new_session():
             self._generation = self.api.generation
             self._session("signed in again", why)
-        self.client_id = None
         self.client_id = self._handshake()
         self._subscribe()
         self._list(why)
@@ -192,8 +191,6 @@ class Listener:
         if reconnect == "handshake":
             self._session("advice", "reconnect: handshake", self.client_id)
             return "handshake advised"
-        if self._new_session():
-            return "signed in again"
         interval = advice.get("interval")
         if isinstance(interval, (int, float)) and interval > 0:
             self.sleep(min(float(interval) / 1000.0, 5.0))
