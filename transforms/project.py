@@ -14,7 +14,8 @@ the model:
     -- changes: contacts | activity            (which change feed names the changed keys)
     -- partition_by: local_date                (incremental by partition: touched dates)
     -- source: ujet.calls                      (staging: the vendor and raw table it reads)
-    -- feeds: contacts                         (staging: its new rows' keys feed this change feed)
+    -- feeds: contacts                         (staging: its new rows' keys feed this change feed;
+                                               several, comma-separated, for a table two feeds read)
     -- columns: id bigint, lang text, ...      (staging: raw columns it needs, with types)
     -- tests: unique(a, b); not_null(a); non_negative(x); assert(a <= b); references(agent_id, dim_agents.agent_id)
     -- warnings: assert(...)                   (like tests, but reported, never failing the build;
@@ -67,7 +68,7 @@ class Model:
     changes: Optional[str] = None
     partition_by: Optional[str] = None
     source: Optional[str] = None
-    feeds: Optional[str] = None
+    feeds: tuple[str, ...] = ()
     columns: dict[str, str] = field(default_factory=dict)
     checks: list[Check] = field(default_factory=list)
     warnings: list[Check] = field(default_factory=list)
@@ -151,7 +152,7 @@ def _parse(path: Path, layer: str) -> Model:
                 raise ProjectError(f"{path.name}: source must be <vendor>.<table>, got {value!r}")
             model.source = value
         elif key == "feeds":
-            model.feeds = value
+            model.feeds = tuple(part.strip() for part in value.split(",") if part.strip())
         elif key == "columns":
             model.columns = dict(_column(path, part) for part in value.split(","))
         elif key == "tests":

@@ -353,7 +353,7 @@ def _create_feed(client: Any, target: Target, models: dict[str, Model], feed: st
     if len(keys) != 1:
         raise TransformError(f"models fed by {feed} disagree on its key: {sorted(keys)}")
     columns = ", ".join(keys.pop())
-    staging = sorted(m.name for m in models.values() if m.feeds == feed)
+    staging = sorted(m.name for m in models.values() if feed in m.feeds)
     if not staging:
         raise TransformError(f"no staging model feeds {feed} (header `feeds: {feed}`)")
     new = " or ".join(

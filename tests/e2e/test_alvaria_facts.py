@@ -34,7 +34,7 @@ def interval(moment: datetime) -> datetime:
     return local.replace(minute=local.minute // 15 * 15, second=0, microsecond=0, tzinfo=None)
 
 
-def expected_contacts(database: Any) -> dict[int, dict[str, Any]]:
+def expected_contacts(database: Any) -> dict[str, dict[str, Any]]:
     sightings: dict[str, list[dict[str, Any]]] = {}
     for row in rows(database, "select * from alvaria.email_snapshots"):
         sightings.setdefault(row["id"], []).append(row)
@@ -51,11 +51,11 @@ def expected_contacts(database: Any) -> dict[int, dict[str, Any]]:
         wait = ((assigned - first_queued).total_seconds()
                 if assigned is not None and first_queued is not None and assigned >= first_queued
                 else None)
-        expected[int(email["id"])] = {
+        expected[email["id"]] = {
             "channel": "email", "contact_type": email["email_type"],
             "status": email["state"] if email["is_active"] else "completed",
             "created_at": created, "assigned_at": assigned, "ended_at": email["left_queue_at"],
-            "agent_id": email["work_handler_id"], "queue_id": int(email["work_type_id"]),
+            "agent_id": email["work_handler_id"], "queue_id": email["work_type_id"],
             "queue_name": email["work_type_name"], "queue_seconds": wait,
             "first_response_seconds": None, "duration_seconds": None,
             "is_handled": any(s["state"] in WORKED for s in seen), "is_abandoned": False,
@@ -148,7 +148,7 @@ def assert_backlog_matches(database: Any, snapshots: int) -> None:
     waiting (no agent works that state) or in progress, and the oldest one's age."""
     groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
     for row in rows(database, "select * from alvaria.email_snapshots"):
-        key = (row["snapshot_at"], int(row["work_type_id"]), row["state"])
+        key = (row["snapshot_at"], row["work_type_id"], row["state"])
         groups.setdefault(key, []).append(row)
     expected = {}
     for (at, queue, state), emails in groups.items():

@@ -41,9 +41,9 @@ def expected_contact(c: Conversation) -> dict[str, Any]:
     replied = c.first_reply_created_at is not None
     channel = CHANNELS[c.inbox_id]
     return {
-        "contact_id": c.display_id, "channel": channel, "contact_type": CLASSES[c.inbox_id],
-        "status": c.status, "queue_id": c.inbox_id,
-        # agent ids are text in the facts: other vendors' are not numbers
+        "contact_id": str(c.display_id), "channel": channel, "contact_type": CLASSES[c.inbox_id],
+        "status": c.status, "queue_id": str(c.inbox_id),
+        # ids are text in the facts: other vendors' are not numbers
         "agent_id": None if c.assignee_id is None else str(c.assignee_id),
         "end_user_id": c.contact_id, "local_date": local(c.created_at).date(),
         "interval_start": interval(c.created_at),
@@ -85,7 +85,7 @@ def assert_facts_match(account: Account, database: Any) -> None:
     columns = ", ".join(expected_contact(next(iter(conversations.values()))))
     loaded = {r["contact_id"]: r for r in rows(
         database, f"select {columns} from contact_center.fct_contacts where source = 'chatwoot'")}
-    expected = {c.display_id: expected_contact(c) for c in conversations.values()}
+    expected = {str(c.display_id): expected_contact(c) for c in conversations.values()}
     assert set(loaded) == set(expected)
     wrong = {key: {c: (want[c], loaded[key][c]) for c in want if want[c] != loaded[key][c]}
              for key, want in expected.items() if want != loaded[key]}
@@ -93,7 +93,7 @@ def assert_facts_match(account: Account, database: Any) -> None:
 
     counts: Counter[tuple[Any, ...]] = Counter()
     for c in conversations.values():
-        key = (interval(c.created_at), CHANNELS[c.inbox_id], c.inbox_id)
+        key = (interval(c.created_at), CHANNELS[c.inbox_id], str(c.inbox_id))
         counts[key + ("entries",)] += 1
         counts[key + ("answered",)] += c.first_reply_created_at is not None
         counts[key + (service_level(c),)] += 1
@@ -114,14 +114,30 @@ def test_conversations_are_contacts_and_queue_entries_and_incremental_equals_ful
     cw.run(transform=ZONE)
     assert_facts_match(cw.account, cw.database)
 
+    # between two runs' snapshots: one conversation handed from the bot to the agents (pending
+    # to open, nobody assigned), one handed to another agent, one assigned
+    with cw.account.lock:
+        unresolved = sorted((c for c in cw.account.conversations.values()
+                             if c.status != "resolved"), key=lambda c: c.display_id)
+        handed, reassigned, assigned = (
+            next(c for c in unresolved if c.assignee_id is None),
+            next(c for c in unresolved if c.assignee_id is not None),
+            [c for c in unresolved if c.assignee_id is None][1])
+    cw.account.change_status(handed.display_id, "pending")
     for kind in ("new_message", "change_status", "sla_miss", "new_conversation", "receipt"):
         cw.account.churn(4, (kind,))
     summary = cw.run(transform=ZONE)
+    cw.account.change_status(handed.display_id, "open")
+    cw.account.assign(reassigned.display_id)
+    cw.account.assign(assigned.display_id)
+    cw.account.churn(6, ("assign", "change_status"))
+    cw.run(transform=ZONE)
 
     assert summary.transform is not None and summary.transform.mode == "incremental"
     assert_facts_match(cw.account, cw.database)
     assert_agent_days_match(cw.account, cw.database)
-    assert_backlog_matches(cw.account, cw.database, snapshots=2)
+    assert_backlog_matches(cw.account, cw.database, snapshots=3)
+    assert_events_match(cw.account, cw.database)
     build(cw.pipeline(), TransformSettings(ZONE, dataset="contact_center_full"), sources=[cw.raw_source()], full_refresh=True)
     with duckdb.connect(str(cw.database), read_only=True) as connection:
         assert_marts_equal(connection)
@@ -167,7 +183,7 @@ def assert_backlog_matches(account: Account, database: Any, snapshots: int) -> N
             c.status, c.inbox_id, c.assignee_id), key
     groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
     for r in raw:
-        key = (r["snapshot_at"], CHANNELS[r["inbox_id"]], r["inbox_id"], r["status"])
+        key = (r["snapshot_at"], CHANNELS[r["inbox_id"]], str(r["inbox_id"]), r["status"])
         groups.setdefault(key, []).append(r)
     expected = {}
     for key, members in groups.items():
@@ -182,3 +198,49 @@ def assert_backlog_matches(account: Account, database: Any, snapshots: int) -> N
     for key, (waiting, in_progress, age) in expected.items():
         assert got[key][:2] == (waiting, in_progress), key
         assert abs(got[key][2] - age) < 0.002, key
+
+
+def assert_events_match(account: Account, database: Any) -> None:
+    """docs/metrics.md, "fct_contact_events", Chatwoot column: each conversation's creation,
+    public agent replies and resolution at the vendor's times, and what consecutive run
+    snapshots show changed (pending to open unassigned: queued; an assignee where there was
+    none: accepted; another assignee: transferred) at the snapshot's time."""
+    def at(epoch: float) -> datetime:
+        return datetime.fromtimestamp(int(epoch), timezone.utc)
+
+    expected: dict[str, list[tuple[Any, ...]]] = {}
+    for c in account.snapshot().values():
+        events = expected.setdefault(str(c.display_id), [])
+        events.append((at(c.created_at), -4, "arrived", "created", None))
+        for m in c.messages:
+            if (m["message_type"] == 1 and m["sender_type"] == "User" and not m["private"]
+                    and not m["content_attributes"].get("deleted")):
+                events.append((at(m["created_at"]), m["id"], "replied", "outgoing message",
+                               str(m["sender_id"])))
+        if c.status == "resolved":
+            given_up = c.first_reply_created_at is None and CHANNELS[c.inbox_id] != "email"
+            events.append((at(c.last_activity_at), 9e18, "abandoned" if given_up else "completed",
+                           "resolved", None if c.assignee_id is None else str(c.assignee_id)))
+    previous: dict[str, dict[str, Any]] = {}
+    for r in rows(database, "select * from chatwoot.conversation_snapshots order by snapshot_at"):
+        key, before = str(r["conversation_id"]), previous.get(str(r["conversation_id"]))
+        previous[key] = r
+        status, assignee = r["status"], r["assignee_id"]
+        agent = None if assignee is None else str(assignee)
+        if before and before["status"] == "pending" and status == "open" and assignee is None:
+            expected[key].append((r["snapshot_at"], -3, "queued", status, None))
+        elif assignee is not None and (before is None or before["assignee_id"] is None):
+            expected[key].append((r["snapshot_at"], -2, "accepted", status, agent))
+        elif assignee is not None and before["assignee_id"] != assignee:
+            expected[key].append((r["snapshot_at"], -2, "transferred", status, agent))
+    want = {key: [e[:1] + e[2:] for e in sorted(events, key=lambda e: e[:2])]
+            for key, events in expected.items()}
+    got: dict[str, list[tuple[Any, ...]]] = {}
+    for r in rows(database, "select * from contact_center.fct_contact_events"
+                            " where source = 'chatwoot' order by contact_id, event_number"):
+        got.setdefault(r["contact_id"], []).append(
+            (r["event_at"], r["event"], r["vendor_state"], r["agent_id"]))
+        assert r["event_number"] == len(got[r["contact_id"]])
+    assert got == want
+    kinds = {e[1] for events in got.values() for e in events}
+    assert {"arrived", "replied", "accepted", "transferred", "queued", "completed"} <= kinds, kinds

@@ -1,10 +1,13 @@
-"""Genesys notifications and lists in the shared facts (fct_contact_events,
-fct_queue_backlog), as docs/metrics.md maps them: expected rows computed here in Python from
-the raw tables (which tests/e2e/test_genesys.py holds to the sandbox), not by the models."""
+"""Genesys notifications and lists in the shared facts (fct_contacts, fct_queue_interval,
+fct_agent_daily, fct_contact_events, fct_queue_backlog), as docs/metrics.md maps them:
+expected rows computed here in Python from the raw tables (which tests/e2e/test_genesys.py
+holds to the sandbox), not by the models."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections import Counter
+from datetime import datetime
+from typing import Any, Optional
 
 import duckdb
 
@@ -37,6 +40,115 @@ def expected_events(g: Genesys) -> dict[str, list[tuple[Any, ...]]]:
             for key, events in expected.items()}
 
 
+def interval(moment: datetime) -> datetime:
+    """The UTC 15-minute interval of a moment, as a naive local wall clock (the zone is UTC)."""
+    return moment.replace(minute=moment.minute // 15 * 15, second=0, microsecond=0, tzinfo=None)
+
+
+def expected_contacts(g: Genesys) -> dict[str, dict[str, Any]]:
+    """docs/metrics.md, "fct_contacts by source", Genesys column: each e-mail (an interaction
+    without a parent) with its own notifications in the order received; replies are
+    interactions whose parent it is."""
+    sign_ins = [(r["spool_seq"], r["detail"]) for r in g.rows(
+        "select * from genesys.sessions where event = 'signed in' order by spool_seq")]
+    own: dict[str, list[dict[str, Any]]] = {}
+    replies: dict[str, list[datetime]] = {}
+    for row in g.rows("select * from genesys.interaction_events where interaction_id is not null"
+                      " order by spool_seq"):
+        if row["parent_interaction_id"]:
+            replies.setdefault(row["parent_interaction_id"], []).append(row["received_at"])
+        else:
+            own.setdefault(row["interaction_id"], []).append(row)
+    expected = {}
+    for contact_id, events in own.items():
+        first = events[0]
+        created = first["received_at"] or first["observed_at"]
+        accepted = next((e for e in events if e["state"] == "Processing"), None)
+        completed = next((e for e in events if e["state"] == "Completed"), None)
+        agent: Optional[str] = None
+        if accepted is not None:
+            agent = next((user for seq, user in reversed(sign_ins)
+                          if seq < accepted["spool_seq"]), None)
+        queue = next((e["current_queue"] for e in events if e["current_queue"]), None)
+        assigned = accepted["observed_at"] if accepted else None
+        reply_times = [at for at in replies.get(contact_id, []) if at is not None]
+        first_reply = min(reply_times) if reply_times else None
+        expected[contact_id] = {
+            "channel": "email", "contact_type": first["interaction_sub_type"],
+            "status": events[-1]["state"], "created_at": created, "assigned_at": assigned,
+            "ended_at": completed["observed_at"] if completed else None,
+            "updated_at": max(e["observed_at"] for e in events), "agent_id": agent,
+            "end_user_id": None, "queue_id": queue, "queue_name": queue, "lang": None,
+            "queue_seconds": ((assigned - created).total_seconds()
+                              if assigned is not None and assigned >= created else None),
+            "duration_seconds": None, "rating": None, "fail_reason": None,
+            "transfer_count": 0, "handle_segments": 0,
+            "first_response_seconds": ((first_reply - created).total_seconds()
+                                       if first_reply is not None and first_reply >= created
+                                       else None),
+            "is_handled": accepted is not None, "is_abandoned": False,
+            "local_date": created.date(), "interval_start": interval(created),
+        }
+    return expected
+
+
+def assert_contacts_match(g: Genesys) -> None:
+    expected = expected_contacts(g)
+    assert expected, "the world produced no e-mails"
+    loaded = {r.pop("contact_id"): r for r in g.rows(
+        f"select contact_id, {', '.join(next(iter(expected.values())))}"
+        " from contact_center.fct_contacts where source = 'genesys'")}
+    assert set(loaded) == set(expected)
+    wrong = {key: {c: (want[c], loaded[key][c]) for c in want if _differs(want[c], loaded[key][c])}
+             for key, want in expected.items()}
+    wrong = {k: v for k, v in wrong.items() if v}
+    assert wrong == {}, list(wrong.items())[:3]
+    handled = [c for c in expected.values() if c["is_handled"]]
+    assert handled and any(c["first_response_seconds"] is not None for c in handled)
+    assert any(c["ended_at"] for c in handled) and any(not c["is_handled"] for c in expected.values())
+
+    # one queue entry per e-mail at its arrival: answered once accepted, no SLA data
+    counts: Counter[tuple[Any, ...]] = Counter()
+    waits: dict[tuple[Any, ...], list[float]] = {}
+    for contact in expected.values():
+        key = (contact["interval_start"], contact["queue_id"])
+        counts[key] += 1
+        if contact["is_handled"] and contact["queue_seconds"] is not None:
+            waits.setdefault(key, []).append(contact["queue_seconds"])
+        counts[key + ("answered",)] += contact["is_handled"]
+    got = g.rows("select * from contact_center.fct_queue_interval where source = 'genesys'")
+    assert {(r["interval_start"], r["queue_id"]) for r in got} == {k for k in counts if len(k) == 2}
+    for r in got:
+        key = (r["interval_start"], r["queue_id"])
+        assert (r["channel"], r["queue_name"], r["lang"], r["entries"], r["answered"],
+                r["unanswered"], r["in_sla"], r["not_in_sla"], r["sla_excluded"],
+                r["service_level_pct"]) == (
+            "email", key[1], None, counts[key], counts[key + ("answered",)],
+            counts[key] - counts[key + ("answered",)], 0, 0, counts[key], None), key
+        assert abs(r["answered_queue_seconds"] - sum(waits.get(key, []))) < 0.002, key
+
+    # the user's completed e-mails per local date; no durations or transfers are known
+    completed: Counter[tuple[Any, ...]] = Counter(
+        (c["agent_id"], c["ended_at"].date()) for c in expected.values()
+        if c["ended_at"] is not None and c["agent_id"] is not None)
+    assert completed
+    days = {}
+    for r in g.rows("select * from contact_center.fct_agent_daily where source = 'genesys'"):
+        assert r["channel"] == "email"
+        assert r["segments"] == r["handled"] == r["contacts_handled"]
+        assert all(r[c] is None for c in ("duration_seconds", "hold_seconds", "acw_seconds",
+                                          "bcw_seconds", "handle_seconds", "aht_seconds",
+                                          "transfers_out", "transfers_in", "messages_sent"))
+        days[(r["agent_id"], r["local_date"])] = r["handled"]
+    assert days == dict(completed)
+
+
+def _differs(want: Any, got: Any) -> bool:
+    if isinstance(want, float) and isinstance(got, float):
+        return abs(want - got) > 0.002
+    return bool(want != got)
+
+
 def test_notifications_are_contact_events_and_lists_are_the_backlog(genesys) -> None:
     g = genesys()
     g.server.arrive(20)                 # a list long enough to be a backlog at every list
@@ -45,6 +157,7 @@ def test_notifications_are_contact_events_and_lists_are_the_backlog(genesys) -> 
     g.server.arrive(10)
     summary = g.listen(3.0, pause_world_after=1.5, transform="UTC")
     assert summary.transform is not None and summary.transform.mode == "incremental"
+    assert_contacts_match(g)
 
     got: dict[str, list[tuple[Any, ...]]] = {}
     for row in g.rows("select * from contact_center.fct_contact_events where source = 'genesys'"
@@ -67,7 +180,7 @@ def test_notifications_are_contact_events_and_lists_are_the_backlog(genesys) -> 
         row = backlog[key]
         waiting = len(listed) if key[2] == "Invited" else 0
         assert (row["waiting"], row["in_progress"], row["queue_id"], row["channel"]) == (
-            waiting, len(listed) - waiting, None, "email")
+            waiting, len(listed) - waiting, key[1], "email")
         oldest = min(r["received_at"] for r in listed)
         assert abs(row["oldest_age_seconds"] - (key[0] - oldest).total_seconds()) < 0.002
 

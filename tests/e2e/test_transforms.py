@@ -71,7 +71,7 @@ def test_a_transferred_call_is_two_queue_entries_two_segments_and_one_transfer_e
 
     h.run(transform=UTC)
 
-    call = one(h, "select * from contact_center.fct_contacts where channel = 'call' and contact_id = 1")
+    call = one(h, "select * from contact_center.fct_contacts where channel = 'call' and contact_id = '1'")
     assert (call["transfer_count"], call["handle_segments"], call["is_handled"], call["is_abandoned"]) == (1, 2, True, False)
     assert call["queue_seconds"] == 120  # 30 s before the first agent, 90 s before the second
     first = one(h, "select * from contact_center.fct_agent_daily where agent_id = '100'")
@@ -139,9 +139,9 @@ def test_abandons_in_queue_count_but_in_menu_abandons_and_voicemails_do_not(scen
 
     contacts = {(r["channel"], r["contact_id"]): (r["is_handled"], r["is_abandoned"])
                 for r in rows(h, "select * from contact_center.fct_contacts")}
-    assert contacts == {("call", 2): (False, True), ("call", 3): (False, True),
-                        ("call", 4): (False, False), ("call", 5): (False, False),
-                        ("chat", 1): (False, True), ("chat", 2): (True, False)}
+    assert contacts == {("call", "2"): (False, True), ("call", "3"): (False, True),
+                        ("call", "4"): (False, False), ("call", "5"): (False, False),
+                        ("chat", "1"): (False, True), ("chat", "2"): (True, False)}
     calls = one(h, "select * from contact_center.fct_queue_interval where channel = 'call'")
     # calls 2, 3 and 5 waited in the 11:00-11:15 interval: one missed target, one excluded
     # by its event, one without an event (also excluded); nobody answered
@@ -184,10 +184,10 @@ def test_abandonment_rate_per_local_day_as_documented(scenario: Harness) -> None
         h, "select * from contact_center.fct_contacts")}
     # by hand: 04:30 UTC is 23:30 EST the day before; 05:10 UTC is 00:10 EST; 07:20 UTC is
     # 03:20 EDT (the clocks jumped from 02:00 to 03:00); 12:00 UTC is 08:00 EDT
-    assert placed[11] == (date(2026, 3, 7), datetime(2026, 3, 7, 23, 30))
-    assert placed[12] == (date(2026, 3, 8), datetime(2026, 3, 8, 0, 0))
-    assert placed[13] == (date(2026, 3, 8), datetime(2026, 3, 8, 3, 15))
-    assert placed[21] == (date(2026, 3, 8), datetime(2026, 3, 8, 8, 0))
+    assert placed["11"] == (date(2026, 3, 7), datetime(2026, 3, 7, 23, 30))
+    assert placed["12"] == (date(2026, 3, 8), datetime(2026, 3, 8, 0, 0))
+    assert placed["13"] == (date(2026, 3, 8), datetime(2026, 3, 8, 3, 15))
+    assert placed["21"] == (date(2026, 3, 8), datetime(2026, 3, 8, 8, 0))
     query = documented_query(PROJECT_ROOT / "docs" / "metrics.md", "-- abandonment rate per day")
     with h.warehouse() as warehouse:
         rates = [tuple(float(v) if isinstance(v, Decimal) else v for v in row)
@@ -398,7 +398,7 @@ def test_the_queue_backlog_is_every_runs_menu_snapshot_summed_per_queue(harness)
 
     expected: dict[tuple[Any, ...], dict[str, Any]] = {}
     for raw in rows(h, "select * from ujet.menus_current_status"):
-        key = (raw["snapshot_at"], raw["comm_type"].lower(), raw["menu_path_id"])
+        key = (raw["snapshot_at"], raw["comm_type"].lower(), str(raw["menu_path_id"]))
         entry = expected.setdefault(key, {"queue_name": raw["menu_path"], "waiting": 0,
                                           "oldest": raw["oldest_in_queue"]})
         entry["waiting"] += raw["in_queue_count"]

@@ -81,6 +81,18 @@ def test_the_shipped_project_loads_and_every_mart_of_the_spec_exists() -> None:
     assert all(m.path.parent.name == m.vendor for m in staging)
 
 
+def test_a_staging_model_may_feed_several_change_feeds(tmp_path: Path) -> None:
+    write(tmp_path, "staging/acme", "stg_acme__x",
+          "-- source: acme.x\n-- feeds: events, contacts\nselect 1 as y from acme.x")
+    write(tmp_path, "staging/acme", "stg_acme__y",
+          "-- source: acme.y\n-- feeds: contacts\nselect 1 as y from acme.y")
+
+    models = load_project(tmp_path)
+
+    assert models["stg_acme__x"].feeds == ("events", "contacts")
+    assert models["stg_acme__y"].feeds == ("contacts",)
+
+
 def test_a_staging_model_outside_its_vendors_folder_is_refused(tmp_path: Path) -> None:
     write(tmp_path, "staging/acme", "stg_ujet__x", "-- source: ujet.x\nselect 1 as y from ujet.x")
 

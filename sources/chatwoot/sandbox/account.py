@@ -292,15 +292,32 @@ class Account:
             self._add_message(conversation, kind, self.now(), attachment=self.rng.random() < 0.1)
             return conversation.display_id
 
-    def change_status(self) -> Optional[int]:
+    def change_status(self, display_id: Optional[int] = None,
+                      status: Optional[str] = None) -> Optional[int]:
+        """A conversation's status changes: a random one to a random status unless named."""
         with self.lock:
-            conversation = self._pick()
+            conversation = (self.conversations[display_id] if display_id is not None
+                            else self._pick())
             if conversation is None:
                 return None
-            status = self.rng.choice([s for s in STATUSES if s != conversation.status])
+            status = status or self.rng.choice([s for s in STATUSES if s != conversation.status])
             if status == "snoozed":
                 conversation.snoozed_until = self.now() + 3600
             self._set_status(conversation, status, self.now())
+            return conversation.display_id
+
+    def assign(self, display_id: Optional[int] = None) -> Optional[int]:
+        """An unresolved conversation (a random one unless named) is assigned, or handed to
+        another agent: Chatwoot notes it as an activity message, as it does on creation."""
+        with self.lock:
+            conversation = (self.conversations[display_id] if display_id is not None
+                            else self._pick(unresolved=True))
+            if conversation is None:
+                return None
+            others = [n for n in range(1, len(self.agents) + 1) if n != conversation.assignee_id]
+            conversation.assignee_id = self.rng.choice(others)
+            self._add_message(conversation, ACTIVITY, self.now(),
+                              content=f"Assigned to {self.agents[conversation.assignee_id - 1]['name']}")
             return conversation.display_id
 
     def change_labels(self) -> Optional[int]:
@@ -391,8 +408,8 @@ class Account:
             self._add_message(conversation, INCOMING, moment)
             return display_id
 
-    CHURN = ("new_message", "change_status", "change_labels", "change_attributes", "receipt",
-             "delete_message", "sla_miss", "new_conversation")
+    CHURN = ("new_message", "change_status", "assign", "change_labels", "change_attributes",
+             "receipt", "delete_message", "sla_miss", "new_conversation")
 
     def churn(self, count: int = 1, kinds: tuple[str, ...] = CHURN) -> list[int]:
         """`count` changes of the kinds named, at random: what agents do while a client reads."""

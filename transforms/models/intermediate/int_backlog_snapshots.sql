@@ -21,7 +21,7 @@ select
 from contact_center.stg_chatwoot__conversation_snapshots
 union all
 select
-    source, snapshot_at, 'email' as channel, cast(null as bigint) as queue_id, queue_name, state,
+    source, snapshot_at, 'email' as channel, queue_name as queue_id, queue_name, state,
     -- an invitation waits for the user to accept it; every other listed state is being worked
     state = 'Invited' as waiting, cast(1 as bigint) as contacts,
     received_at as oldest_arrival_at, load_id

@@ -1,6 +1,6 @@
 -- materialized: view
 -- every source's contacts in one shape: UJET calls, chats and emails; Chatwoot conversations;
--- Alvaria e-mails
+-- Alvaria and Genesys e-mails
 select * from contact_center.stg_ujet__calls
 union all
 select * from contact_center.stg_ujet__chats
@@ -10,3 +10,5 @@ union all
 select * from contact_center.stg_chatwoot__conversations
 union all
 select * from contact_center.int_alvaria__contacts
+union all
+select * from contact_center.int_genesys__contacts

@@ -13,6 +13,8 @@ with entries as (
     select * from contact_center.int_chatwoot__queue_entries
     union all
     select * from contact_center.int_alvaria__queue_entries
+    union all
+    select * from contact_center.int_genesys__queue_entries
 )
 
 select

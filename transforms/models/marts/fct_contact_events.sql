@@ -3,8 +3,8 @@
 -- changes: events
 -- tests: unique(source, channel, contact_id, event_number); not_null(source, channel, contact_id, event_at, event, event_number)
 -- one row per observed lifecycle event of a contact (Alvaria state changes, Genesys
--- notifications), numbered in the order the vendor's own sequence gives; contact ids are
--- text here, since Genesys' are not numbers
+-- notifications, Chatwoot's conversation times and snapshot transitions), numbered by time,
+-- then the order the vendor's own sequence gives
 select
     source,
     channel,

@@ -1,5 +1,5 @@
 -- materialized: view
--- tests: unique(source, interval_start, channel, queue_id, lang); not_null(source, interval_start, channel, queue_id); assert(answered <= entries); assert(in_sla + not_in_sla + sla_excluded = entries); assert(answered + unanswered = entries); non_negative(queue_seconds, max_queue_seconds, answered_queue_seconds)
+-- tests: unique(source, interval_start, channel, queue_id, lang); not_null(source, interval_start, channel); assert(answered <= entries); assert(in_sla + not_in_sla + sla_excluded = entries); assert(answered + unanswered = entries); non_negative(queue_seconds, max_queue_seconds, answered_queue_seconds)
 -- one row per local 15-minute interval, channel, queue and language
 select
     counts.source,

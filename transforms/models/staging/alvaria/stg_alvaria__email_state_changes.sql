@@ -6,7 +6,7 @@
 -- before) and departures (no state after) included
 select
     'email' as channel,
-    id as contact_id,
+    cast(id as text) as contact_id,
     observed_at,
     from_state,
     to_state,

@@ -6,7 +6,7 @@
 -- stg_alvaria__email_snapshots (docs/metrics.md, "Across sources")
 select
     'email' as channel,
-    cast(id as bigint) as contact_id,
+    cast(id as text) as contact_id,
     email_type as contact_type,
     -- the state it was last seen in while in the queue; completed once it left
     case when is_active then state else 'completed' end as status,
@@ -16,7 +16,7 @@ select
     left_queue_at as ended_at,
     last_modified_time as updated_at,
     work_handler_id as agent_id,
-    cast(work_type_id as bigint) as queue_id,
+    cast(work_type_id as text) as queue_id,
     work_type_name as queue_name,
     _dlt_load_id as load_id
 from alvaria.emails

@@ -3,7 +3,7 @@
 -- columns: id bigint, channel text, sla_policy_id bigint
 -- each conversation's SLA policy, for its service-level event (int_chatwoot__queue_entries)
 select
-    id as contact_id,
+    cast(id as text) as contact_id,
     case
         when channel = 'Channel::Email' then 'email'
         when channel in ('Channel::WebWidget', 'Channel::Api') then 'chat'

@@ -1,6 +1,6 @@
 -- materialized: view
 -- source: chatwoot.conversation_snapshots
--- feeds: snapshots
+-- feeds: snapshots, events
 -- columns: snapshot_at timestamptz, conversation_id bigint, status text, inbox_id bigint, channel text, assignee_id bigint, created_at timestamptz, _dlt_load_id text
 -- every unresolved conversation (open, pending, snoozed) as each run left it: the inbox is
 -- the queue, as in stg_chatwoot__conversations
@@ -11,9 +11,9 @@ select
         when channel in ('Channel::WebWidget', 'Channel::Api') then 'chat'
         else 'messaging'
     end as channel,
-    conversation_id as contact_id,
+    cast(conversation_id as text) as contact_id,
     status,
-    inbox_id as queue_id,
+    cast(inbox_id as text) as queue_id,
     assignee_id,
     created_at,
     _dlt_load_id as load_id

@@ -1,6 +1,6 @@
 -- materialized: view
 -- source: chatwoot.conversations
--- feeds: contacts
+-- feeds: contacts, events
 -- columns: id bigint, channel text, status text, created_at timestamptz, updated_at timestamptz, last_activity_at timestamptz, first_reply_created_at timestamptz, assignee__id bigint, sender__id bigint, inbox_id bigint, _dlt_load_id text
 -- each conversation as a contact (docs/metrics.md, "Across sources"): the inbox is its
 -- queue, its kind the channel; a conversation is handled once an agent replied
@@ -10,7 +10,7 @@ select
         when channel in ('Channel::WebWidget', 'Channel::Api') then 'chat'
         else 'messaging'
     end as channel,
-    id as contact_id,
+    cast(id as text) as contact_id,
     channel as contact_type,
     status,
     created_at,
@@ -19,7 +19,7 @@ select
     updated_at,
     cast(assignee__id as text) as agent_id,
     sender__id as end_user_id,
-    inbox_id as queue_id,
+    cast(inbox_id as text) as queue_id,
     cast(null as text) as queue_name,
     cast(null as text) as lang,
     cast(null as double) as queue_seconds,

@@ -6,7 +6,7 @@
 -- updated_at, so the conversation's own row names it in the contacts feed
 select
     id as message_id,
-    conversation_id as contact_id,
+    cast(conversation_id as text) as contact_id,
     cast(sender_id as text) as agent_id,
     created_at,
     message_type = 1 and sender_type = 'User' and not coalesce(private, false)

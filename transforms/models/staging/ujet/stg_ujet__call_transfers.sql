@@ -3,7 +3,7 @@
 -- columns: id bigint, call_id bigint, status text, created_at timestamptz, from_agent__id bigint, to_agent__id bigint, _dlt_id text
 select
     'call' as channel,
-    call_id as contact_id,
+    cast(call_id as text) as contact_id,
     -- a transfer counts once by its id within its contact; rows without an id count alone
     coalesce(cast(id as text), _dlt_id) as transfer_key,
     status,

@@ -3,11 +3,11 @@
 -- columns: chat_id bigint, agent_id bigint, queue_duration double, menu_path_id bigint, menu_path text, lang text, service_level_event text, started_at timestamptz, ended_at timestamptz, _dlt_id text
 select
     'chat' as channel,
-    chat_id as contact_id,
+    cast(chat_id as text) as contact_id,
     _dlt_id as entry_row_id,
     cast(agent_id as text) as agent_id,
     queue_duration as queue_seconds,
-    menu_path_id as queue_id,
+    cast(menu_path_id as text) as queue_id,
     menu_path as queue_name,
     lang,
     service_level_event,

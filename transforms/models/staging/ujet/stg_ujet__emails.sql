@@ -5,7 +5,7 @@
 -- emails have no type, rating or fail reason in the API: typed nulls keep the union simple
 select
     'email' as channel,
-    id as contact_id,
+    cast(id as text) as contact_id,
     cast(null as text) as contact_type,
     email_status as status,
     created_at,
@@ -14,7 +14,7 @@ select
     updated_at,
     cast(agent_info__id as text) as agent_id,
     end_user__id as end_user_id,
-    menu_path__id as queue_id,
+    cast(menu_path__id as text) as queue_id,
     menu_path__name as queue_name,
     lang,
     queue_duration as queue_seconds,

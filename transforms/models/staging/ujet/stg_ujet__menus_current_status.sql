@@ -7,7 +7,7 @@
 select
     snapshot_at,
     lower(comm_type) as channel,
-    menu_path_id as queue_id,
+    cast(menu_path_id as text) as queue_id,
     menu_path as queue_name,
     'queued' as state,
     true as waiting,
