@@ -23,6 +23,7 @@ from sources.genesys.sandbox.server import SandboxServer as GenesysSandbox
 from sources.genesys.sandbox.world import World
 from tests.e2e.conftest import Harness, require_postgres
 from tests.e2e.documents import DOCUMENTS, sql_blocks
+from tests.e2e.test_genesys_facts import assert_contacts_match, expected_events
 from tests.e2e.marts import MARTS, SAME_DATA_MARTS, assert_marts_equal
 from transforms.dialect import RawSource
 from transforms.runner import build
@@ -167,12 +168,38 @@ def test_every_documented_query_gives_the_same_answer_on_duckdb_and_postgres(har
         with h.warehouse() as warehouse:
             assert_marts_equal(warehouse)
 
+    # and the clocked columns are right in Postgres too: Genesys' facts there equal what its
+    # own raw tables there say (tests/e2e/test_genesys_facts.py's expectations)
+    in_postgres = RowsOf(postgres)
+    assert_contacts_match(in_postgres)
+    events: dict[str, list[tuple[Any, ...]]] = {}
+    for row in in_postgres.rows("select * from contact_center.fct_contact_events"
+                                " where source = 'genesys' order by contact_id, event_number"):
+        events.setdefault(row["contact_id"], []).append(
+            (row["event_at"], row["event"], row["vendor_state"]))
+    assert events == expected_events(in_postgres)
+
     # one model across vendors: every fact table holds rows of every source that has such data
     for h in (duck, postgres):
         for mart in MARTS:
             sources = {row[0] for row in answer(h, f"select distinct source from contact_center.{mart}")}
             assert sources == {"ujet", "chatwoot", "alvaria", "genesys"} - NO_SUCH_DATA.get(mart, set()), (
                 h.kind, mart, sources)
+
+
+class RowsOf:
+    """A harness's warehouse read as the Genesys facts test reads DuckDB: rows as dicts,
+    times in UTC."""
+
+    def __init__(self, h: Harness) -> None:
+        self.h = h
+
+    def rows(self, sql: str) -> list[dict[str, Any]]:
+        with self.h.warehouse() as warehouse:
+            cursor = warehouse.execute(sql)
+            names = [d[0] for d in cursor.description]
+            return [{k: v.astimezone(timezone.utc) if isinstance(v, datetime) and v.tzinfo else v
+                     for k, v in zip(names, row)} for row in cursor.fetchall()]
 
 
 CLOCK_COLUMNS: dict[str, dict[str, tuple[str, ...]]] = {

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime
-from typing import Any, Optional
+from typing import Any, Optional, Protocol
 
 import duckdb
 
@@ -16,13 +16,20 @@ from tests.e2e.marts import assert_marts_equal
 from transforms.runner import build
 from transforms.settings import TransformSettings
 
+class Readable(Protocol):
+    """Anything that reads a warehouse's rows as dicts: the harness (DuckDB), or Postgres in
+    tests/e2e/test_documented_sql.py."""
+
+    def rows(self, sql: str) -> list[dict[str, Any]]: ...
+
+
 GENESYS_EVENTS = {"Invited": "offered", "Processing": "accepted", "ReplyCreated": "replied",
                   "Transferred": "transferred", "PlacedInQueue": "queued",
                   "Completed": "completed"}
 """docs/metrics.md, "fct_contact_events": Genesys' states in the shared vocabulary."""
 
 
-def expected_events(g: Genesys) -> dict[str, list[tuple[Any, ...]]]:
+def expected_events(g: Readable) -> dict[str, list[tuple[Any, ...]]]:
     """Per e-mail (a reply filed under the e-mail it answers), each change of an
     interaction's state in the vocabulary; the same state notified again is not an event."""
     last_state: dict[str, str] = {}
@@ -45,7 +52,7 @@ def interval(moment: datetime) -> datetime:
     return moment.replace(minute=moment.minute // 15 * 15, second=0, microsecond=0, tzinfo=None)
 
 
-def expected_contacts(g: Genesys) -> dict[str, dict[str, Any]]:
+def expected_contacts(g: Readable) -> dict[str, dict[str, Any]]:
     """docs/metrics.md, "fct_contacts by source", Genesys column: each e-mail (an interaction
     without a parent) with its own notifications in the order received; replies are
     interactions whose parent it is."""
@@ -92,7 +99,7 @@ def expected_contacts(g: Genesys) -> dict[str, dict[str, Any]]:
     return expected
 
 
-def assert_contacts_match(g: Genesys) -> None:
+def assert_contacts_match(g: Readable) -> None:
     expected = expected_contacts(g)
     assert expected, "the world produced no e-mails"
     loaded = {r.pop("contact_id"): r for r in g.rows(
