@@ -10,40 +10,42 @@ with own as (
         source, channel, contact_id, state, interaction_sub_type, current_queue, received_at,
         observed_at, spool_seq,
         row_number() over (partition by source, contact_id order by spool_seq) as nth,
-        row_number() over (partition by source, contact_id order by spool_seq desc) as nth_last
+        row_number() over (partition by source, contact_id order by spool_seq desc) as nth_last,
+        -- 1 on the first notification that named a queue
+        row_number() over (
+            partition by source, contact_id
+            order by case when current_queue is null then 1 else 0 end, spool_seq
+        ) as queue_rank
     from contact_center.stg_genesys__interaction_events
     where interaction_id = contact_id
 ),
 
-queues as (
-    select
-        source, contact_id, current_queue,
-        row_number() over (partition by source, contact_id order by spool_seq) as nth
-    from own
-    where current_queue is not null
-),
-
+-- one row per e-mail from its own notifications: the first and last, and the first of
+-- each state that matters
 timeline as (
     select
         source,
+        channel,
         contact_id,
-        min(case when state = 'Processing' then observed_at end) as accepted_at,
+        max(case when nth = 1 then interaction_sub_type end) as contact_type,
+        max(case when nth_last = 1 then state end) as status,
+        max(case when nth = 1 then coalesce(received_at, observed_at) end) as created_at,
+        min(case when state = 'Processing' then observed_at end) as assigned_at,
         min(case when state = 'Processing' then spool_seq end) as accepted_seq,
-        min(case when state = 'Completed' then observed_at end) as completed_at,
-        max(observed_at) as last_event_at
+        min(case when state = 'Completed' then observed_at end) as ended_at,
+        max(observed_at) as updated_at,
+        max(case when queue_rank = 1 then current_queue end) as queue_id
     from own
-    group by source, contact_id
+    group by source, channel, contact_id
 ),
 
-replies as (
-    select source, contact_id, min(received_at) as first_reply_at
-    from contact_center.stg_genesys__interaction_events
-    where interaction_id <> contact_id
-    group by source, contact_id
-),
-
-loads as (
-    select source, contact_id, max(load_id) as load_id
+-- over every notification filed under the e-mail, its replies' included
+filed as (
+    select
+        source,
+        contact_id,
+        min(case when interaction_id <> contact_id then received_at end) as first_reply_at,
+        max(load_id) as load_id
     from contact_center.stg_genesys__interaction_events
     group by source, contact_id
 ),
@@ -63,36 +65,16 @@ acceptors as (
 
 contacts as (
     select
-        first_event.source,
-        first_event.channel,
-        first_event.contact_id,
-        first_event.interaction_sub_type as contact_type,
-        last_event.state as status,
-        coalesce(first_event.received_at, first_event.observed_at) as created_at,
-        timeline.accepted_at as assigned_at,
-        timeline.completed_at as ended_at,
-        timeline.last_event_at as updated_at,
+        timeline.*,
         acceptors.user_name as agent_id,
-        queues.current_queue as queue_id,
-        replies.first_reply_at,
-        loads.load_id
-    from own as first_event
-    inner join own as last_event
-        on last_event.source = first_event.source and last_event.contact_id = first_event.contact_id
-        and last_event.nth_last = 1
-    inner join timeline
-        on timeline.source = first_event.source and timeline.contact_id = first_event.contact_id
-    inner join loads
-        on loads.source = first_event.source and loads.contact_id = first_event.contact_id
-    left join queues
-        on queues.source = first_event.source and queues.contact_id = first_event.contact_id
-        and queues.nth = 1
-    left join replies
-        on replies.source = first_event.source and replies.contact_id = first_event.contact_id
+        filed.first_reply_at,
+        filed.load_id
+    from timeline
+    inner join filed
+        on filed.source = timeline.source and filed.contact_id = timeline.contact_id
     left join acceptors
-        on acceptors.source = first_event.source and acceptors.contact_id = first_event.contact_id
+        on acceptors.source = timeline.source and acceptors.contact_id = timeline.contact_id
         and acceptors.newest = 1
-    where first_event.nth = 1
 )
 
 select
