@@ -150,6 +150,19 @@ def assert_contacts_match(g: Readable) -> None:
     assert days == dict(completed)
 
 
+def assert_events_match(g: Readable) -> dict[str, list[tuple[Any, ...]]]:
+    """Genesys' rows of `fct_contact_events` are `expected_events`, numbered in order; returns
+    them per contact."""
+    got: dict[str, list[tuple[Any, ...]]] = {}
+    for row in g.rows("select * from contact_center.fct_contact_events where source = 'genesys'"
+                      " order by contact_id, event_number"):
+        got.setdefault(row["contact_id"], []).append(
+            (row["event_at"], row["event"], row["vendor_state"]))
+        assert row["event_number"] == len(got[row["contact_id"]]) and row["channel"] == "email"
+    assert got == expected_events(g)
+    return got
+
+
 def _differs(want: Any, got: Any) -> bool:
     if isinstance(want, float) and isinstance(got, float):
         return abs(want - got) > 0.002
@@ -166,13 +179,7 @@ def test_notifications_are_contact_events_and_lists_are_the_backlog(genesys) -> 
     assert summary.transform is not None and summary.transform.mode == "incremental"
     assert_contacts_match(g)
 
-    got: dict[str, list[tuple[Any, ...]]] = {}
-    for row in g.rows("select * from contact_center.fct_contact_events where source = 'genesys'"
-                      " order by contact_id, event_number"):
-        got.setdefault(row["contact_id"], []).append(
-            (row["event_at"], row["event"], row["vendor_state"]))
-        assert row["event_number"] == len(got[row["contact_id"]]) and row["channel"] == "email"
-    assert got == expected_events(g)
+    got = assert_events_match(g)
     assert {"offered", "accepted", "replied", "completed"} <= {
         e[1] for events in got.values() for e in events}
 
