@@ -23,8 +23,11 @@ $(STAMP): pyproject.toml constraints.txt
 demo: setup
 	$(BIN)/ccelt demo
 
+# test files run side by side, one worker per core (TEST_WORKERS=0 runs them in this process);
+# a file stays on one worker, so a module's fixture is built once
+TEST_WORKERS ?= auto
 test: setup $(EMULATOR_STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 # a local BigQuery (bqemulator, DuckDB inside) for tests/e2e/test_bigquery.py, in a venv of its
 # own: it needs another DuckDB version than ccelt, and DuckDB's spatial extension, which it
