@@ -11,8 +11,8 @@ joined by a durable spool (sources/kit/spool.py):
   `load_every` seconds, and commits the spool position in the resource's state with the
   rows read up to it; segments before the committed position are deleted.
 
-Tables: `interaction_events` (merged on `message_id`: a redelivery is not a second row,
-and neither is a record read again after a crash), `interactions` (one row per interaction,
+Tables: `interaction_events` (appended: the listener drops a redelivery before the spool, and
+the spool position is committed with the rows, so a record is never read twice), `interactions` (one row per interaction,
 healed by every list), `interaction_snapshots` (appended: every list, the backlog over time),
 `sessions` (appended: sign-ins, handshakes, failed connects, 402s, lists and gaps). docs/genesys-tables.md defines every column.
 """
@@ -53,7 +53,7 @@ from sources.genesys.settings import (
     SNAPSHOT_COLUMNS,
 )
 from sources.kit.errors import ConfigurationError
-from sources.kit.feeds import FetchSession, StateUpdate, take_from_feed
+from sources.kit.feeds import FetchSession, StateUpdate, Together, take_from_feed
 from sources.kit.http import RetryPolicy
 from sources.kit.privacy import PiiPolicy, refuse_policy_change
 from sources.kit.settings import require
@@ -124,8 +124,10 @@ def genesys_source(
         loader = Loader(api, wanted, directory, policy, session, listen_seconds, state)
         yield from take_from_feed(session, INTERACTION_EVENTS, loader.rows, drains=True)
 
+    # appended, not merged: a merge reads every `message_id` in the table at every load, so a
+    # week-long listen's memory would grow with its table (docs/decisions.md)
     return [dlt.resource(interaction_events, name=INTERACTION_EVENTS, primary_key="message_id",
-                         write_disposition=MERGE)()]
+                         write_disposition="append")()]
 
 
 def check_connection(
@@ -180,12 +182,15 @@ class Loader:
                 finished = listener.done.is_set()
                 handed = False
                 for position, record in spool.read(self.position):
-                    yield from self._apply(record)
+                    rows = list(self._apply(record))
                     self.position = position
-                    yield StateUpdate("position", str(position))
-                    yield StateUpdate("seq", self.seq)
-                    # rows in `tracked` are replaced, never changed: a shallow copy is a snapshot
-                    yield StateUpdate("tracked", dict(self.tracked))
+                    # one item: a slice never ends between a record's rows and the position
+                    # past it, so what is loaded is never read from the spool again
+                    yield Together((*rows, StateUpdate("position", str(position)),
+                                    StateUpdate("seq", self.seq),
+                                    # rows in `tracked` are replaced, never changed: a
+                                    # shallow copy is a snapshot
+                                    StateUpdate("tracked", dict(self.tracked))))
                     handed = True
                 if finished:
                     break

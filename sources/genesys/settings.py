@@ -26,6 +26,10 @@ it failed."""
 RECONNECT_BACKOFF = (0.5, 1.0, 2.0, 4.0, 5.0)
 """Seconds between tries after failed connects: the last stays well within `maxInterval`
 (10 s), so a server that still knows the client does not forget it meanwhile."""
+RECENT_MESSAGE_IDS = 20_000
+"""How many of the latest message ids the listener remembers to drop redeliveries: a CometD
+server redelivers to the client it queued for, within seconds (minutes at 50 notifications/s
+are 15,000 ids); a new client starts with an empty queue. About 3 MB."""
 FORGET_LEFT_AFTER_SECONDS = 120.0
 """How long an interaction that left the list is remembered in state (when it was first seen
 and when it left), for notifications that trail its leaving; a later one starts it afresh."""

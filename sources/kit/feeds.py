@@ -11,7 +11,8 @@ its data: a long backfill that dies keeps every slice it loaded.
 
 A feed runs one producer: a generator that fetches and shapes rows. Producers never touch
 dlt state (they run outside dlt's context); when a cursor must move (activity logs), they
-yield a `StateUpdate` that the resource applies as it hands the rows to dlt.
+yield a `StateUpdate` that the resource applies as it hands the rows to dlt, and where rows
+and their cursor must not be split between slices, both in one `Together`.
 """
 
 from __future__ import annotations
@@ -49,7 +50,19 @@ class StateUpdate:
     value: Any
 
 
+@dataclass(frozen=True)
+class Together:
+    """Items a resource hands over in one slice: rows and the `StateUpdate`s that commit
+    them. A slice may end between two items of a feed; without this it could end between a
+    record's rows and the cursor past them, and the rows would be loaded with the cursor
+    before them, to be read again after a crash (the Genesys spool)."""
+
+    items: tuple[Any, ...]
+
+
 def _size(item: Any) -> int:
+    if isinstance(item, Together):
+        return sum(_size(part) for part in item.items)
     return len(item) if isinstance(item, list) else 1
 
 
@@ -354,7 +367,8 @@ def take_from_feed(session: FetchSession, name: str, producer: Callable[[], Iter
 
     until = Slice() if whole else session.drain_slice if drains else session.slice
     for item in session.feed(name, producer, whole, drains).take(until):
-        if isinstance(item, StateUpdate):
-            dlt.current.resource_state()[item.key] = item.value
-        else:
-            yield item
+        for part in item.items if isinstance(item, Together) else (item,):
+            if isinstance(part, StateUpdate):
+                dlt.current.resource_state()[part.key] = part.value
+            else:
+                yield part

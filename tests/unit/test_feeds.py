@@ -263,3 +263,42 @@ def test_asking_whether_feeds_are_finished_never_deadlocks_with_a_fetching_feed(
     session.close()
 
     assert asked.is_set(), "the run and a feed deadlocked on the session's and the feed's locks"
+
+
+def test_rows_and_the_cursor_past_them_handed_over_together_are_never_split_by_a_slice(
+        tmp_path, monkeypatch) -> None:
+    import dlt
+
+    from sources.kit.feeds import StateUpdate, Together, take_from_feed
+
+    monkeypatch.setenv("DLT_DATA_DIR", str(tmp_path / "dlt"))
+
+    def records() -> Iterator[Together]:
+        # each record: two pages of rows, then the cursor past its last row
+        for record in range(12):
+            first = record * 8
+            yield Together(([first + i for i in range(4)], [first + i for i in range(4, 8)],
+                            StateUpdate("position", first + 8)))
+
+    session = FetchSession(load_every=None, slice_rows=6)   # a bound inside every record
+    taken: list[list[int]] = []
+
+    @dlt.resource(name="rows")
+    def rows() -> Iterator[list[dict[str, int]]]:
+        for page in take_from_feed(session, "rows", records):
+            taken[-1] += page
+            yield [{"n": n} for n in page]
+
+    pipeline = dlt.pipeline("together", destination=dlt.destinations.duckdb(str(tmp_path / "w.duckdb")))
+    positions = []
+    while not session.finished(["rows"]):
+        session.start_slice()
+        taken.append([])
+        pipeline.extract(rows())
+        resources = pipeline.state.get("sources", {}).get("together", {}).get("resources", {})
+        positions.append(resources.get("rows", {}).get("position"))
+    session.close()
+
+    # each slice ends with a whole record, and the cursor it committed is just past its rows
+    assert all(taken) and sum(taken, []) == list(range(96))
+    assert positions == [max(rows) + 1 for rows in taken]

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from sources.genesys.helpers.listener import AdvisedToStop, Listener
+from sources.genesys.helpers.listener import AdvisedToStop, Listener, RecentIds
 from sources.kit.privacy import PiiPolicy
 from sources.kit.spool import Spool, SpoolPosition
 
@@ -115,3 +115,33 @@ def test_advice_none_stops_the_listener_with_an_error(tmp_path: Path) -> None:
     assert "connect c1" in api.calls and api.calls.count("handshake") == 1
     with pytest.raises(AdvisedToStop, match="not to reconnect"):
         raise listener.error
+
+
+def test_a_redelivery_is_dropped_before_the_spool_and_counted(tmp_path: Path) -> None:
+    def note(message_id: str | None, state: str) -> dict[str, Any]:
+        message = {"channel": "/v2/me/interactions", "data": {"id": "A", "state": state}}
+        return {**message, "id": message_id} if message_id else message
+
+    connected = {"channel": "/meta/connect", "successful": True}
+    listener, _, _ = listen(tmp_path, [
+        # the same id twice in one answer, again in the next, and an id-less message twice
+        [note("1", "Invited"), note("1", "Invited"), note(None, "Processing"), connected],
+        [note("1", "Invited"), note("2", "Invited"), note(None, "Processing"), connected],
+    ])
+
+    assert listener.error is None
+    records = [r for _, r in Spool(tmp_path / "spool").read(SpoolPosition())]
+    spooled = [(row["message_id"][:7], row["state"])
+               for r in records if r["kind"] == "events" for row in r["rows"]]
+    assert spooled == [("1", "Invited"), ("sha256:", "Processing"), ("2", "Invited")]
+    assert listener.received == 3 and listener.redelivered == 3
+    stopped = [r["detail"] for r in records if r["kind"] == "session" and r["event"] == "stopped"]
+    assert stopped == ["3 notification(s) in 3 connect(s), 3 redelivery(ies) dropped"]
+
+
+def test_recent_ids_forget_the_oldest_beyond_their_size() -> None:
+    recent = RecentIds(size=2)
+
+    # a repeat does not refresh an id: "a" is forgotten once "c" makes three
+    assert [recent.seen(key) for key in ("a", "b", "a", "c", "c", "b", "a")] == \
+        [False, False, True, False, True, True, False]

@@ -13,6 +13,11 @@ kit's `SessionCookie` does, and `generation` tells this thread to handshake agai
 after every new handshake and every failed connect lists the interactions again, so the
 loader can mark those that left while nothing was heard. Every such moment is spooled as a
 `session` record: the `sessions` table shows when data might have been missed.
+
+A redelivered notification (same message id) is dropped here, before the spool: the server
+redelivers only to the client it queued for, so the ids of this listener's recent messages
+are enough (`RecentIds`), and `interaction_events` can be appended to instead of merged,
+which would read the whole table at every load (docs/decisions.md).
 """
 
 from __future__ import annotations
@@ -20,13 +25,19 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from typing import Any, Callable, Optional
 
 import pendulum
 
 from sources.genesys.helpers.client import GwsApi
 from sources.genesys.helpers.rows import event_row, listed_row
-from sources.genesys.settings import INTERACTION_EVENTS, POLL_MARGIN_SECONDS, RECONNECT_BACKOFF
+from sources.genesys.settings import (
+    INTERACTION_EVENTS,
+    POLL_MARGIN_SECONDS,
+    RECENT_MESSAGE_IDS,
+    RECONNECT_BACKOFF,
+)
 from sources.kit.errors import AuthenticationError, ConfigurationError, HttpError, UnexpectedPayload
 from sources.kit.privacy import PiiPolicy
 from sources.kit.spool import Spool
@@ -40,6 +51,24 @@ class AdvisedToStop(HttpError):
 
 def now() -> str:
     return pendulum.now("UTC").isoformat()
+
+
+class RecentIds:
+    """The last `size` ids seen, oldest forgotten first: `seen(id)` is True for a repeat."""
+
+    def __init__(self, size: int = RECENT_MESSAGE_IDS) -> None:
+        self.size = size
+        self._order: deque[str] = deque()
+        self._ids: set[str] = set()
+
+    def seen(self, key: str) -> bool:
+        if key in self._ids:
+            return True
+        self._ids.add(key)
+        self._order.append(key)
+        if len(self._order) > self.size:
+            self._ids.discard(self._order.popleft())
+        return False
 
 
 class Listener:
@@ -56,7 +85,9 @@ class Listener:
         self.done = threading.Event()
         self.client_id: Optional[str] = None
         self.received = 0
+        self.redelivered = 0
         self.connects = 0
+        self._recent = RecentIds()
         self._generation = -1
         self._thread = threading.Thread(target=self._run, name="genesys-listener", daemon=True)
 
@@ -173,7 +204,11 @@ class Listener:
             if channel == "/meta/connect":
                 connect = message
             elif not channel.startswith("/meta/"):
-                rows.append(self.policy.apply(INTERACTION_EVENTS, event_row(message, observed)))
+                row = event_row(message, observed)
+                if self._recent.seen(str(row["message_id"])):
+                    self.redelivered += 1
+                    continue
+                rows.append(self.policy.apply(INTERACTION_EVENTS, row))
         if rows:
             # durable before the next connect: what we received is ours to keep
             self.spool.append([{"kind": "events", "observed_at": observed, "rows": rows}])
@@ -210,8 +245,8 @@ class Listener:
                 self.api.disconnect(self.client_id)
         except (HttpError, UnexpectedPayload, OSError) as exc:
             logger.warning("genesys: the final list or disconnect failed: %s", _short(exc))
-        self._session("stopped", f"{self.received} notification(s) in {self.connects} connect(s)",
-                      self.client_id)
+        self._session("stopped", f"{self.received} notification(s) in {self.connects} connect(s)"
+                      f", {self.redelivered} redelivery(ies) dropped", self.client_id)
 
     def _session(self, event: str, detail: Optional[str], client_id: Optional[str] = None) -> None:
         logger.info("genesys: %s%s", event, f" ({detail})" if detail else "")
