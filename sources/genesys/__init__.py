@@ -68,7 +68,9 @@ INTERACTION_FIELDS = tuple(name for name in INTERACTION_COLUMNS if name in EVENT
 """The columns an event or a list carries about its interaction."""
 
 
-@dlt.source(name="genesys")
+# root_key: nested rows keep `_dlt_root_id`, as they had while `interaction_events` was
+# merged, so a warehouse from then loads on (the column is not null there)
+@dlt.source(name="genesys", root_key=True)
 def genesys_source(
     base_url: str = dlt.config.value,
     username: str = dlt.config.value,
