@@ -69,6 +69,7 @@ agent_days as (
     select source, agent_id, local_date, channel from transfers_in
 ),
 
+-- every piece above has one row per agent day, so each joins on the whole key
 joined as (
     select
         agent_days.source,
@@ -90,31 +91,11 @@ joined as (
         transfers_out.transfers_out,
         transfers_in.transfers_in
     from agent_days
-    left join segments
-        on segments.source = agent_days.source
-        and segments.agent_id = agent_days.agent_id
-        and segments.local_date = agent_days.local_date
-        and segments.channel = agent_days.channel
-    left join completions
-        on completions.source = agent_days.source
-        and completions.agent_id = agent_days.agent_id
-        and completions.local_date = agent_days.local_date
-        and completions.channel = agent_days.channel
-    left join replies
-        on replies.source = agent_days.source
-        and replies.agent_id = agent_days.agent_id
-        and replies.local_date = agent_days.local_date
-        and replies.channel = agent_days.channel
-    left join transfers_out
-        on transfers_out.source = agent_days.source
-        and transfers_out.agent_id = agent_days.agent_id
-        and transfers_out.local_date = agent_days.local_date
-        and transfers_out.channel = agent_days.channel
-    left join transfers_in
-        on transfers_in.source = agent_days.source
-        and transfers_in.agent_id = agent_days.agent_id
-        and transfers_in.local_date = agent_days.local_date
-        and transfers_in.channel = agent_days.channel
+    left join segments using (source, agent_id, local_date, channel)
+    left join completions using (source, agent_id, local_date, channel)
+    left join replies using (source, agent_id, local_date, channel)
+    left join transfers_out using (source, agent_id, local_date, channel)
+    left join transfers_in using (source, agent_id, local_date, channel)
 )
 
 select
