@@ -35,6 +35,7 @@ from pipelines.runner import PackageRejected
 from pipelines.warehouse import (
     WarehouseSettingError,
     WarehouseUnreachable,
+    facts_pipeline,
     unreachable,
     warehouse_destination,
 )
@@ -390,7 +391,6 @@ def _check(args: argparse.Namespace, redactor: _Redactor) -> int:
 
 
 def _transform(args: argparse.Namespace, redactor: _Redactor) -> int:
-    import dlt
     from dlt.common.pipeline import get_dlt_pipelines_dir
 
     from pipelines.lock import BUILD_LOCK
@@ -404,9 +404,7 @@ def _transform(args: argparse.Namespace, redactor: _Redactor) -> int:
         settings = load_settings()
         destination = warehouse_destination(args.destination)
         with run_lock(get_dlt_pipelines_dir(), BUILD_LOCK):
-            # a pipeline that never loads: only its clients are used, to reach the warehouse
-            pipeline = dlt.pipeline(BUILD_LOCK, destination=destination,
-                                    dataset_name=settings.dataset)
+            pipeline = facts_pipeline(destination, settings.dataset, BUILD_LOCK)
             try:
                 result = build(pipeline, settings, full_refresh=args.full_refresh)
             except Exception as exc:
@@ -428,8 +426,6 @@ def _catalog(args: argparse.Namespace, redactor: _Redactor) -> int:
 def _report(args: argparse.Namespace, redactor: _Redactor) -> int:
     from pathlib import Path
 
-    import dlt
-
     from pipelines.lock import BUILD_LOCK
     from pipelines.report import write_report
     from pipelines.warehouse import describe
@@ -439,8 +435,7 @@ def _report(args: argparse.Namespace, redactor: _Redactor) -> int:
     def run() -> None:
         settings = load_settings()
         destination = warehouse_destination(args.destination)
-        # a pipeline that never loads: only its SQL client is used, bound to the facts
-        pipeline = dlt.pipeline(BUILD_LOCK, destination=destination, dataset_name=settings.dataset)
+        pipeline = facts_pipeline(destination, settings.dataset, BUILD_LOCK)
         out = Path(args.out)
         try:
             facts = write_report(pipeline, settings, out, args.days, args.source,

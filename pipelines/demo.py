@@ -22,6 +22,7 @@ import re
 from pipelines.registry import SOURCES, SourceInstance
 from pipelines.runner import RunSummary, run_source
 from pipelines.summary import format_summary
+from pipelines.warehouse import facts_pipeline
 from transforms.settings import load_settings
 
 logger = logging.getLogger(__name__)
@@ -97,8 +98,7 @@ def write_demo_report(database: str, destination: Any, settings: Any) -> Path:
     from pipelines.report import write_report
 
     out = Path(database).with_name(Path(database).stem + "_report.html")
-    pipeline = dlt.pipeline("ccelt_demo_report", destination=destination,
-                            dataset_name=settings.dataset)
+    pipeline = facts_pipeline(destination, settings.dataset, "ccelt_demo_report")
     write_report(pipeline, settings, out, days=14, sources=None,
                  warehouse=f"the demo's DuckDB file {database}")
     return out

@@ -100,6 +100,13 @@ def loader_file_format(destination: Destination) -> Optional[TLoaderFileFormat]:
     return configured  # type: ignore[return-value]
 
 
+def facts_pipeline(destination: Destination, dataset: str, name: str) -> dlt.Pipeline:
+    """A pipeline named `name` that never loads, bound to the facts dataset: only its SQL
+    clients are used, to build or read the facts (`ccelt transform`, `ccelt report`, the
+    demo's report)."""
+    return dlt.pipeline(name, destination=destination, dataset_name=dataset)
+
+
 def engine(destination: Destination) -> str:
     return destination.destination_type.rsplit(".", 1)[-1]
 
