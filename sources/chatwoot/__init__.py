@@ -291,12 +291,9 @@ class Reader:
                 continue
             self._watch_sla(record)
             self._track_open(row)
-            fingerprint = digest(row)
-            if self.recent.seen_unchanged(row.get("id"), fingerprint):
+            if self.recent.unchanged(row.get("id"), row):
                 self.progress.unchanged += 1
-                self.recent.remember(row.get("id"), fingerprint, row)
                 continue
-            self.recent.remember(row.get("id"), fingerprint, row)
             yield [row]
             self.progress.add(1, str(row.get("id")))
             if threads:

@@ -45,18 +45,37 @@ class RecentReads:
         self._entries: dict[str, tuple[str, dict[str, datetime]]] = {}
         self._newest: dict[str, datetime] = {}
 
-    def seen_unchanged(self, record_id: Any, record_digest: str) -> bool:
-        """The previous run loaded this record exactly as it is now."""
-        return self._previous.get(str(record_id)) == record_digest
+    def unchanged(self, record_id: Any, record: Record) -> bool:
+        """The previous run loaded this record exactly as it is now. Remembers its digest
+        while it is inside the window as read so far.
 
-    def remember(self, record_id: Any, record_digest: str, record: Record) -> None:
+        The digest (a hash of the whole record) is computed only where it can matter: the
+        previous run remembered this id, or the record is inside the window. The newest
+        time seen only grows, so a record outside the window now is outside it at the end:
+        a backfill hashes only its last `lookback`, not every record it reads.
+        """
+        key = str(record_id)
         times = {f: v for f in self.fields if isinstance(v := record.get(f), datetime)}
         for field, value in times.items():
             if field not in self._newest or value > self._newest[field]:
                 self._newest[field] = value
-        self._entries[str(record_id)] = (record_digest, times)
-        if len(self._entries) > 2 * _PRUNE_AT:
-            self._prune()
+        inside = self._inside(times)
+        before = self._previous.get(key)
+        if before is None and not inside:
+            self._entries.pop(key, None)
+            return False
+        record_digest = digest(record)
+        if inside:
+            self._entries[key] = (record_digest, times)
+            if len(self._entries) > 2 * _PRUNE_AT:
+                self._prune()
+        else:
+            self._entries.pop(key, None)
+        return before == record_digest
+
+    def _inside(self, times: dict[str, datetime]) -> bool:
+        return any(field in self._newest and value >= self._newest[field] - self.lookback
+                   for field, value in times.items())
 
     def saved(self) -> dict[str, Any]:
         """What the next run needs: digests of the records inside the window, by id.
@@ -68,11 +87,7 @@ class RecentReads:
         return {"digests": {key: d for key, (d, _) in self._entries.items()}}
 
     def _prune(self) -> None:
-        def inside(times: dict[str, datetime]) -> bool:
-            return any(field in self._newest and value >= self._newest[field] - self.lookback
-                       for field, value in times.items())
-
-        kept = {key: entry for key, entry in self._entries.items() if inside(entry[1])}
+        kept = {key: entry for key, entry in self._entries.items() if self._inside(entry[1])}
         if len(kept) > MAX_REMEMBERED:
             # a window this full (a bulk update) is cheaper to load again than to carry in
             # state: keep the newest; the rest are loaded again next run, which loses nothing

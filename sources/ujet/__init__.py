@@ -38,7 +38,7 @@ from sources.kit.paging import (
     parse_timestamp,
     read_pages,
 )
-from sources.kit.digests import RecentReads, digest
+from sources.kit.digests import RecentReads
 from sources.ujet.settings import (
     AGENT_ACTIVITY_LOGS,
     CATALOG,
@@ -244,12 +244,10 @@ def _changed(rows: list[Record], root_id: Optional[str], recent: RecentReads,
     changed = []
     for row in rows:
         prepared = prepare(row, root_id)
-        fingerprint = digest(prepared)
-        if recent.seen_unchanged(prepared.get("id"), fingerprint):
+        if recent.unchanged(prepared.get("id"), prepared):
             progress.unchanged += 1
         else:
             changed.append(prepared)
-        recent.remember(prepared.get("id"), fingerprint, prepared)
     if changed:
         yield changed
     if rows:
