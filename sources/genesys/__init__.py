@@ -11,10 +11,11 @@ joined by a durable spool (sources/kit/spool.py):
   `load_every` seconds, and commits the spool position in the resource's state with the
   rows read up to it; segments before the committed position are deleted.
 
-Tables: `interaction_events` (appended: the listener drops a redelivery before the spool, and
-the spool position is committed with the rows, so a record is never read twice), `interactions` (one row per interaction,
-healed by every list), `interaction_snapshots` (appended: every list, the backlog over time),
-`sessions` (appended: sign-ins, handshakes, failed connects, 402s, lists and gaps). docs/genesys-tables.md defines every column.
+Tables: `interaction_events` (appended: the listener drops a redelivery before the spool,
+and a record's rows travel with the spool position past them, so none is read twice),
+`interactions` (one row per interaction, healed by every list), `interaction_snapshots`
+(appended: every list, the backlog over time), `sessions` (appended: sign-ins, handshakes,
+failed connects, 402s, lists and gaps). docs/genesys-tables.md defines every column.
 """
 
 from __future__ import annotations
