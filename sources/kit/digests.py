@@ -59,18 +59,14 @@ class RecentReads:
         for field, value in times.items():
             if field not in self._newest or value > self._newest[field]:
                 self._newest[field] = value
-        inside = self._inside(times)
         before = self._previous.get(key)
-        if before is None and not inside:
+        if not self._inside(times):
             self._entries.pop(key, None)
-            return False
+            return before is not None and before == digest(record)
         record_digest = digest(record)
-        if inside:
-            self._entries[key] = (record_digest, times)
-            if len(self._entries) > 2 * _PRUNE_AT:
-                self._prune()
-        else:
-            self._entries.pop(key, None)
+        self._entries[key] = (record_digest, times)
+        if len(self._entries) > 2 * _PRUNE_AT:
+            self._prune()
         return before == record_digest
 
     def _inside(self, times: dict[str, datetime]) -> bool:

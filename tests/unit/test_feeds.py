@@ -14,7 +14,10 @@ from sources.kit.feeds import (
     SESSION_BUFFERED_ROWS,
     FetchSession,
     Slice,
+    StateUpdate,
+    Together,
     read_ahead,
+    take_from_feed,
 )
 
 
@@ -268,8 +271,6 @@ def test_asking_whether_feeds_are_finished_never_deadlocks_with_a_fetching_feed(
 def test_rows_and_the_cursor_past_them_handed_over_together_are_never_split_by_a_slice(
         tmp_path, monkeypatch) -> None:
     import dlt
-
-    from sources.kit.feeds import StateUpdate, Together, take_from_feed
 
     monkeypatch.setenv("DLT_DATA_DIR", str(tmp_path / "dlt"))
 
