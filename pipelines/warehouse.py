@@ -20,6 +20,8 @@ from typing import Any, Optional
 import dlt
 from dlt.common.destination import Destination, TLoaderFileFormat
 
+from pipelines import duckdb_file
+
 logger = logging.getLogger(__name__)
 
 WAREHOUSE = "warehouse"
@@ -69,12 +71,19 @@ def warehouse_destination(destination_type: Optional[str] = None) -> Destination
         credentials: Any = dlt.secrets.get(f"destination.{destination_type}.credentials")
         if destination_type == "duckdb" and not credentials:
             credentials = DEFAULT_DUCKDB_FILE
-        if credentials is None:
-            return dlt.destination(WAREHOUSE, destination_type=destination_type)
-        return dlt.destination(WAREHOUSE, destination_type=destination_type, credentials=credentials)
+        return _destination(destination_type, credentials)
     if configured == "duckdb" and not dlt.secrets.get(f"destination.{WAREHOUSE}.credentials"):
-        return dlt.destination(WAREHOUSE, destination_type="duckdb", credentials=DEFAULT_DUCKDB_FILE)
-    return dlt.destination(WAREHOUSE, destination_type=configured)
+        return _destination("duckdb", DEFAULT_DUCKDB_FILE)
+    return _destination(configured, None)
+
+
+def _destination(destination_type: str, credentials: Any) -> Destination:
+    """The `warehouse` destination of an engine; DuckDB's file is opened the way
+    pipelines/duckdb_file.py says, everything else the way dlt does."""
+    explicit = {} if credentials is None else {"credentials": credentials}
+    if destination_type == "duckdb":
+        return duckdb_file.duckdb(destination_name=WAREHOUSE, **explicit)
+    return dlt.destination(WAREHOUSE, destination_type=destination_type, **explicit)
 
 
 class WarehouseSettingError(ValueError):
