@@ -60,6 +60,9 @@ _CONNECTION_ERRORS = ("OperationalError", "InterfaceError", "IOException",
                       "DefaultCredentialsError", "ServiceUnavailable")
 
 
+_DLT_REASON = "The actual reason given is: "
+
+
 class WarehouseUnreachable(RuntimeError):
     """The warehouse could not be reached or locked; nothing was lost."""
 
@@ -179,7 +182,8 @@ def unreachable(error: BaseException, destination: Destination) -> Optional[Ware
         if locked is not None:
             return locked
         if type(current).__name__ in _CONNECTION_ERRORS:
-            reason = " ".join(str(current).split())[:300]
+            # dlt wraps the engine's own words in two sentences of advice; keep the words
+            reason = " ".join(str(current).split()).split(_DLT_REASON)[-1][:300]
             return WarehouseUnreachable(
                 f"cannot use the warehouse {describe(destination)}: {reason}. Check"
                 " destination.warehouse.credentials (host, port, database, user) and that the"

@@ -8,7 +8,12 @@ import dlt
 import pytest
 from dlt.common.destination import Destination
 
-from pipelines.warehouse import WarehouseSettingError, loader_file_format
+from pipelines.warehouse import (
+    WarehouseSettingError,
+    loader_file_format,
+    unreachable,
+    warehouse_destination,
+)
 
 KEY = "DESTINATION__WAREHOUSE__LOADER_FILE_FORMAT"
 
@@ -54,3 +59,23 @@ def test_parquet_without_pyarrow_says_what_to_install(monkeypatch: pytest.Monkey
 
     with pytest.raises(WarehouseSettingError, match="pip install pyarrow"):
         loader_file_format(duckdb())
+
+
+def test_a_duckdb_file_that_cannot_be_opened_is_named_with_duckdb_s_own_reason(
+        tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    missing = tmp_path / "no such folder" / "ccelt.duckdb"
+    monkeypatch.setenv("DESTINATION__WAREHOUSE__CREDENTIALS", str(missing))
+    monkeypatch.delenv("DESTINATION__WAREHOUSE__DESTINATION_TYPE", raising=False)
+    destination = warehouse_destination()
+    pipeline = dlt.pipeline("unopenable", destination=destination, dataset_name="raw",
+                            pipelines_dir=str(tmp_path / "pipelines"))
+
+    with pytest.raises(Exception) as failed:
+        pipeline.run([{"id": 1}], table_name="t")
+    clear = unreachable(failed.value, destination)
+
+    assert clear is not None
+    assert str(clear).startswith(
+        f'cannot use the warehouse duckdb ({missing}): IO Error: Cannot open file "{missing}":'
+        " No such file or directory. Check destination.warehouse.credentials")
+    assert "Please check if you configured" not in str(clear)
