@@ -93,3 +93,38 @@ class duckdb(dlt_duckdb):  # noqa: N801 (dlt names the engine after the class: `
     """dlt's DuckDB destination, its file attached with small row groups."""
 
     spec: ClassVar[type[AttachedFileConfiguration]] = AttachedFileConfiguration  # type: ignore[assignment]
+
+
+STATE_VERSIONS_KEPT = 10
+"""Newest versions of a pipeline's state kept in `_dlt_pipeline_state` (dlt restores from the
+newest one whose load completed)."""
+
+PRUNE_STATE_EVERY_SLICES = 60
+"""A run that loads in many slices (a listener: one every `load_every` seconds) prunes the
+state table this often, and once at its end."""
+
+
+def prune_state_history(pipeline: Any) -> int:
+    """Deletes all but the newest `STATE_VERSIONS_KEPT` versions of the pipeline's state from
+    its dataset in a DuckDB warehouse; returns how many rows went.
+
+    dlt appends the whole state, compressed, to `_dlt_pipeline_state` at every load that
+    changed it, and never removes a row. A listener changes its state at every load: in an
+    hour at 50 notifications/s, 720 rows of 16 to 55 KB. DuckDB rewrites the table's last row
+    group, blobs and all, whenever a load appends to it, so the process's peak grew with every
+    load (docs/decisions.md#row-groups), and in a week the table would hold 120,000 states.
+    Only the newest state is ever read back; deleted rows leave the file at the next
+    checkpoint. Other engines keep their history: nothing there rewrites it per load.
+    """
+    schema = pipeline.default_schema if pipeline.default_schema_name else None
+    if schema is None:
+        return 0
+    with pipeline.sql_client() as client:
+        table = client.make_qualified_table_name(schema.state_table_name)
+        if not client.has_dataset():
+            return 0
+        rows = client.execute_sql(
+            f"delete from {table} where pipeline_name = %s and version <= ("
+            f"select max(version) from {table} where pipeline_name = %s) - %s",
+            pipeline.pipeline_name, pipeline.pipeline_name, STATE_VERSIONS_KEPT)
+    return int(rows[0][0]) if rows else 0

@@ -28,9 +28,11 @@ from pipelines.lock import BUILD_LOCK, run_lock
 from pipelines.registry import SourceInstance
 from pipelines.memory import collector_spares_startup
 from pipelines.privacy import no_telemetry_unless_asked
+from pipelines.duckdb_file import PRUNE_STATE_EVERY_SLICES, prune_state_history
 from pipelines.warehouse import (
     apply_engine_defaults,
     describe,
+    engine,
     identity,
     loader_file_format,
     unreachable,
@@ -188,6 +190,8 @@ def _run_locked(instance: SourceInstance, pipeline_name: str, dataset_name: str,
             if instance.spec.listens:
                 _drop_loaded_packages(pipeline, keep=load_info.loads_ids)
             summary.slices += 1
+            if summary.slices % PRUNE_STATE_EVERY_SLICES == 0:
+                _prune_state_history(pipeline, destination)
             _add_rows(summary, pipeline)
             pipeline.set_local_state_val(_WAREHOUSE_KEY, identity(destination, dataset_name))
             logger.debug("%s", load_info)
@@ -207,6 +211,8 @@ def _run_locked(instance: SourceInstance, pipeline_name: str, dataset_name: str,
     finally:
         session.close()
     summary.interrupted = session.interrupted
+    if summary.slices:
+        _prune_state_history(pipeline, destination)
     if (not summary.interrupted and pipeline.default_schema_name
             and quarantine_missing(pipeline.default_schema)):
         load_ids.add(_create_empty_quarantine(pipeline, destination))
@@ -446,6 +452,17 @@ def _drop_loaded_packages(pipeline: dlt.Pipeline, keep: Sequence[str]) -> None:
     for package in loaded.glob("*") if loaded.is_dir() else ():
         if package.name not in keep and package.is_dir():
             shutil.rmtree(package, ignore_errors=True)
+
+
+def _prune_state_history(pipeline: dlt.Pipeline, destination: Destination) -> None:
+    """Keeps a DuckDB warehouse's `_dlt_pipeline_state` to the newest versions
+    (pipelines/duckdb_file.py says why)."""
+    if engine(destination) != "duckdb":
+        return
+    pruned = _unless_unreachable(destination, lambda: prune_state_history(pipeline))
+    if pruned:
+        logger.debug("%s: removed %d old state version(s) from the warehouse",
+                     pipeline.pipeline_name, pruned)
 
 
 def _step_times(pipeline: dlt.Pipeline) -> str:

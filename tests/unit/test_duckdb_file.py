@@ -13,6 +13,7 @@ import dlt
 import duckdb
 import pytest
 
+from pipelines.duckdb_file import prune_state_history
 from pipelines.warehouse import warehouse_destination
 
 ROWS_PER_LOAD = 20_000
@@ -108,3 +109,32 @@ def test_a_file_written_by_dlt_s_own_duckdb_loads_on(
     assert _loaded(database) == _expected(0, ROWS_PER_LOAD)
     # the old group keeps its 20,000 rows; what came after is in small groups
     assert _row_groups(database, "raw.events") == [20000, 16384, 3616]
+
+
+@dlt.resource(name="counter", write_disposition="append")
+def _counter(position: Any = dlt.sources.incremental("n", initial_value=0)) -> Iterator[dict[str, int]]:
+    yield {"n": position.last_value + 1}
+
+
+def test_the_state_table_keeps_the_newest_ten_versions_and_the_newest_still_restores(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    database = tmp_path / "warehouse.duckdb"
+    monkeypatch.setenv("DESTINATION__WAREHOUSE__CREDENTIALS", str(database))
+    pipeline = _pipeline(tmp_path, warehouse_destination())
+    for _ in range(15):
+        pipeline.run(_counter())  # each run moves the cursor: a new state version each
+
+    removed = prune_state_history(pipeline)
+
+    with duckdb.connect(str(database), read_only=True) as connection:
+        versions = [v for (v,) in connection.execute(
+            "select version from raw._dlt_pipeline_state order by version").fetchall()]
+        loaded = connection.execute("select max(n), count(*) from raw.counter").fetchall()
+    assert removed == 5 and versions == list(range(6, 16))
+    assert loaded == [(15, 15)]
+    # a machine without the local state restores the newest from the warehouse and goes on
+    fresh = dlt.pipeline("duckdb_file_test", destination=warehouse_destination(),
+                         dataset_name="raw", pipelines_dir=str(tmp_path / "elsewhere"))
+    fresh.run(_counter())
+    with duckdb.connect(str(database), read_only=True) as connection:
+        assert connection.execute("select max(n), count(*) from raw.counter").fetchall() == [(16, 16)]
