@@ -44,7 +44,8 @@ BOOKKEEPING = {
 DLT_TABLES = {
     "_dlt_loads": "one row per load package: `load_id`, `status` (0 = loaded), when",
     "_dlt_pipeline_state": "the pipeline's state (cursors), stored with every load so a new"
-                           " machine resumes where the last one stopped",
+                           " machine resumes where the last one stopped; DuckDB keeps the"
+                           " newest ten versions",
     "_dlt_version": "the versions of the dlt schema the dataset was loaded with",
 }
 

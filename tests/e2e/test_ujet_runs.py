@@ -308,12 +308,12 @@ def test_a_long_backfill_loads_in_slices_while_fetching_goes_on(harness, monkeyp
 
 
 def test_slices_bounded_by_rows_lose_nothing_and_replace_trees_whole(harness, monkeypatch) -> None:
-    monkeypatch.setenv("SOURCES__UJET__LOAD_EVERY_ROWS", "40")
+    monkeypatch.setenv("SOURCES__UJET__LOAD_EVERY_ROWS", "20")
     h: Harness = harness(page_size=10)
 
     summary = h.run()
 
-    assert summary.slices >= 5, "a 40-row bound should have cut the backfill into many slices"
+    assert summary.slices > 10, "a 20-row bound should have cut the backfill into many slices"
     with h.warehouse() as warehouse:
         assert_exact(warehouse, h.tenant, as_of=h.run_began())
         first_load = warehouse.execute("select min(load_id) from ujet._dlt_loads").fetchone()[0]
@@ -321,6 +321,10 @@ def test_slices_bounded_by_rows_lose_nothing_and_replace_trees_whole(harness, mo
             loads = warehouse.execute(f"select distinct _dlt_load_id from ujet.{tree}").fetchall()
             # a slice in which a replaced table got no rows would have emptied it
             assert loads == [(first_load,)], tree
+        versions = [v for (v,) in warehouse.execute(
+            "select version from ujet._dlt_pipeline_state order by version").fetchall()]
+    # dlt stored a state version with each slice; a DuckDB warehouse keeps the newest ten
+    assert len(versions) == 10 and versions[-1] == h.pipeline().state["_state_version"]
 
 
 def test_bad_slice_bounds_are_refused_before_anything_is_fetched(harness, monkeypatch) -> None:
