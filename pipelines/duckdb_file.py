@@ -25,6 +25,7 @@ from dlt.destinations.impl.duckdb.configuration import (
     DuckDbConnectionPool,
     DuckDbCredentials,
 )
+from dlt.destinations.exceptions import DatabaseUndefinedRelation
 from dlt.destinations.impl.duckdb.factory import duckdb as dlt_duckdb
 
 ROW_GROUP_SIZE = 16_384
@@ -123,8 +124,11 @@ def prune_state_history(pipeline: Any) -> int:
         table = client.make_qualified_table_name(schema.state_table_name)
         if not client.has_dataset():
             return 0
-        rows = client.execute_sql(
-            f"delete from {table} where pipeline_name = %s and version <= ("
-            f"select max(version) from {table} where pipeline_name = %s) - %s",
-            pipeline.pipeline_name, pipeline.pipeline_name, STATE_VERSIONS_KEPT)
+        try:
+            rows = client.execute_sql(
+                f"delete from {table} where pipeline_name = %s and version <= ("
+                f"select max(version) from {table} where pipeline_name = %s) - %s",
+                pipeline.pipeline_name, pipeline.pipeline_name, STATE_VERSIONS_KEPT)
+        except DatabaseUndefinedRelation:
+            return 0  # nothing was ever loaded with a state
     return int(rows[0][0]) if rows else 0

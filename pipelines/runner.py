@@ -459,7 +459,13 @@ def _prune_state_history(pipeline: dlt.Pipeline, destination: Destination) -> No
     (pipelines/duckdb_file.py says why)."""
     if engine(destination) != "duckdb":
         return
-    pruned = _unless_unreachable(destination, lambda: prune_state_history(pipeline))
+    try:
+        pruned = prune_state_history(pipeline)
+    except Exception as exc:  # noqa: BLE001 (housekeeping: the run's data is loaded)
+        logger.warning("%s: could not remove old state versions from the warehouse (the next"
+                       " run tries again): %s", pipeline.pipeline_name,
+                       str(unreachable(exc, destination) or exc).splitlines()[0][:300])
+        return
     if pruned:
         logger.debug("%s: removed %d old state version(s) from the warehouse",
                      pipeline.pipeline_name, pruned)

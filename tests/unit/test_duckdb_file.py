@@ -138,3 +138,17 @@ def test_the_state_table_keeps_the_newest_ten_versions_and_the_newest_still_rest
     fresh.run(_counter())
     with duckdb.connect(str(database), read_only=True) as connection:
         assert connection.execute("select max(n), count(*) from raw.counter").fetchall() == [(16, 16)]
+
+
+def test_pruning_a_dataset_without_a_state_table_removes_nothing_and_does_not_fail(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    database = tmp_path / "warehouse.duckdb"
+    monkeypatch.setenv("DESTINATION__WAREHOUSE__CREDENTIALS", str(database))
+    with duckdb.connect(str(database)) as connection:
+        connection.execute("create schema raw; create table raw.other as select 1 as one")
+    pipeline = _pipeline(tmp_path, warehouse_destination())
+    pipeline.extract(_counter())  # a schema, nothing loaded
+
+    assert prune_state_history(pipeline) == 0
+    with duckdb.connect(str(database), read_only=True) as connection:
+        assert connection.execute("select * from raw.other").fetchall() == [(1,)]
