@@ -1,15 +1,19 @@
-"""How ccelt opens a DuckDB warehouse file: attached, with small row groups.
+"""How ccelt keeps a DuckDB warehouse file: attached with small row groups, and with a short
+history of state.
 
 DuckDB stores a table in row groups of 122,880 rows and, when a load appends to a table,
 rewrites the table's last, partly filled row group as the connection closes (a checkpoint).
 A listener loads every few seconds, so each load ended by reading and rewriting up to
 122,880 rows of `interaction_events`: the process's peak grew by 170 MB as the table filled
-its first row group. The row-group size is an option of `ATTACH`, not of `duckdb.connect`,
-and it is not kept in the file. So this destination is dlt's DuckDB with one change: its
-connections open an in-memory database, attach the warehouse file with 16,384-row groups and
-make it the default catalog (`ATTACH … (ROW_GROUP_SIZE n)` is the one place DuckDB takes it). Everything else (the file, its lock, the sessions dlt clones,
-dlt's settings and the user's) is dlt's own. docs/decisions.md ("A DuckDB file attached with
-small row groups") has the measurements.
+its first row group. The row-group size is an option of `ATTACH` only, not of
+`duckdb.connect`, and the file does not keep it. So this destination is dlt's DuckDB with one
+change: its connections open an in-memory database, attach the warehouse file with
+16,384-row groups and make it the default catalog. Everything else (the file, its lock, the
+sessions dlt clones, dlt's settings and the user's) is dlt's own.
+
+The same rewrite made dlt's `_dlt_pipeline_state`, one whole state per load, cost more at
+every load; `prune_state_history` keeps its newest versions only. docs/decisions.md ("A
+DuckDB file attached with small row groups") has the measurements.
 """
 
 from __future__ import annotations
@@ -19,13 +23,13 @@ import os
 from typing import Any, ClassVar
 
 from dlt.common.configuration import configspec
-from dlt.destinations.impl.duckdb.exceptions import InvalidInMemoryDuckdbCredentials
+from dlt.destinations.exceptions import DatabaseUndefinedRelation
 from dlt.destinations.impl.duckdb.configuration import (
     DuckDbClientConfiguration,
     DuckDbConnectionPool,
     DuckDbCredentials,
 )
-from dlt.destinations.exceptions import DatabaseUndefinedRelation
+from dlt.destinations.impl.duckdb.exceptions import InvalidInMemoryDuckdbCredentials
 from dlt.destinations.impl.duckdb.factory import duckdb as dlt_duckdb
 
 ROW_GROUP_SIZE = 16_384
