@@ -72,7 +72,7 @@ class AttachedFileCredentials(DuckDbCredentials):
     """A DuckDB file, opened by attaching it to an in-memory database (see the module)."""
 
     def on_resolved(self) -> None:
-        if getattr(self, "_external_conn", None) is not None:
+        if self.external_conn() is not None:
             # a connection the caller opened is used as it is
             super().on_resolved()
             return
@@ -84,7 +84,7 @@ class AttachedFileCredentials(DuckDbCredentials):
         self.conn_pool = _AttachingPool(self)
 
     def _conn_str(self) -> str:
-        if getattr(self, "_external_conn", None) is not None:
+        if self.external_conn() is not None:
             return super()._conn_str()
         return shared_memory_database(self.database)
 
@@ -121,11 +121,10 @@ def prune_state_history(pipeline: Any) -> int:
     Only the newest state is ever read back; deleted rows leave the file at the next
     checkpoint. Other engines keep their history: nothing there rewrites it per load.
     """
-    schema = pipeline.default_schema if pipeline.default_schema_name else None
-    if schema is None:
+    if not pipeline.default_schema_name:
         return 0
     with pipeline.sql_client() as client:
-        table = client.make_qualified_table_name(schema.state_table_name)
+        table = client.make_qualified_table_name(pipeline.default_schema.state_table_name)
         if not client.has_dataset():
             return 0
         try:
