@@ -211,7 +211,8 @@ def _run_locked(instance: SourceInstance, pipeline_name: str, dataset_name: str,
     finally:
         session.close()
     summary.interrupted = session.interrupted
-    if summary.slices:
+    if summary.slices % PRUNE_STATE_EVERY_SLICES:
+        # once more at the end, unless the last slice was just pruned after (or none ran)
         _prune_state_history(pipeline, destination)
     if (not summary.interrupted and pipeline.default_schema_name
             and quarantine_missing(pipeline.default_schema)):

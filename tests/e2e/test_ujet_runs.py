@@ -12,6 +12,7 @@ from pathlib import Path
 import dlt
 import pytest
 
+from pipelines import runner
 from pipelines.warehouse import WarehouseUnreachable, loader_file_format
 from sources.ujet import ujet_source
 from sources.kit.errors import ConfigurationError
@@ -307,13 +308,29 @@ def test_a_long_backfill_loads_in_slices_while_fetching_goes_on(harness, monkeyp
     assert loads == summary.slices + 1
 
 
-def test_slices_bounded_by_rows_lose_nothing_and_replace_trees_whole(harness, monkeypatch) -> None:
+@pytest.mark.parametrize("prune_every", [4, runner.PRUNE_STATE_EVERY_SLICES])
+def test_slices_bounded_by_rows_lose_nothing_and_replace_trees_whole(harness, monkeypatch,
+                                                                     prune_every) -> None:
     monkeypatch.setenv("SOURCES__UJET__LOAD_EVERY_ROWS", "20")
+    # the state table is pruned every `prune_every` slices and at the end: count the prunings
+    monkeypatch.setattr(runner, "PRUNE_STATE_EVERY_SLICES", prune_every)
+    prunings: list[int] = []
+
+    prune = runner._prune_state_history
+
+    def counted(pipeline, destination):  # type: ignore[no-untyped-def]
+        prunings.append(1)
+        prune(pipeline, destination)
+
+    monkeypatch.setattr(runner, "_prune_state_history", counted)
     h: Harness = harness(page_size=10)
 
     summary = h.run()
 
     assert summary.slices > 10, "a 20-row bound should have cut the backfill into many slices"
+    # after every `prune_every`-th slice, and at the end unless the last slice was one
+    assert len(prunings) == (summary.slices // prune_every
+                             + (1 if summary.slices % prune_every else 0)), summary.slices
     with h.warehouse() as warehouse:
         assert_exact(warehouse, h.tenant, as_of=h.run_began())
         first_load = warehouse.execute("select min(load_id) from ujet._dlt_loads").fetchone()[0]
