@@ -22,6 +22,7 @@ import duckdb
 from pipelines.changes import root_table
 from pipelines.registry import SOURCES, SourceInstance
 from pipelines.runner import run_source
+from pipelines.warehouse import duckdb_warehouse
 from sources.kit.screening import QUARANTINE_HINTS
 from transforms.project import LAYERS, Model, load_project
 from transforms.settings import TransformSettings
@@ -55,7 +56,7 @@ def build_catalog() -> str:
     settings = TransformSettings("UTC")
     with tempfile.TemporaryDirectory(prefix="ccelt-catalog-") as folder:
         database = str(Path(folder) / "catalog.duckdb")
-        destination = dlt.destinations.duckdb(database, destination_name="warehouse")
+        destination = duckdb_warehouse(database)
         schemas = {}
         for spec in SOURCES.values():
             instance = SourceInstance(spec)

@@ -8,7 +8,9 @@ a look at its raw tables.
 
 from __future__ import annotations
 
+import importlib
 import logging
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,13 +18,10 @@ from typing import Any
 import dlt
 import duckdb
 
-import importlib
-import re
-
 from pipelines.registry import SOURCES, SourceInstance
 from pipelines.runner import RunSummary, run_source
 from pipelines.summary import format_summary
-from pipelines.warehouse import facts_pipeline
+from pipelines.warehouse import duckdb_warehouse, facts_pipeline
 from transforms.settings import load_settings
 
 logger = logging.getLogger(__name__)
@@ -61,7 +60,7 @@ def run_demo(database: str, show: Callable[[str], None]) -> list[RunSummary]:
     """Backfills each source's sandbox tenant, lets it change, loads again incrementally,
     and shows results."""
     settings = load_settings()
-    destination = dlt.destinations.duckdb(database, destination_name="warehouse")
+    destination = duckdb_warehouse(database)
     summaries = []
     _start_fresh(database, [f"{name}_demo" for name in SOURCES])
     raw_queries: list[tuple[str, str]] = []

@@ -80,6 +80,12 @@ def warehouse_destination(destination_type: Optional[str] = None) -> Destination
     return _destination(configured, None)
 
 
+def duckdb_warehouse(path: str) -> Destination:
+    """The `warehouse` destination on the DuckDB file at `path` (the demo's and the catalog's
+    own files), opened as every DuckDB warehouse of ccelt's is."""
+    return _destination("duckdb", path)
+
+
 def _destination(destination_type: str, credentials: Any) -> Destination:
     """The `warehouse` destination of an engine; DuckDB's file is opened the way
     pipelines/duckdb_file.py says, everything else the way dlt does."""
