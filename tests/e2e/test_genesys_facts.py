@@ -171,10 +171,17 @@ def _differs(want: Any, got: Any) -> bool:
 
 def test_notifications_are_contact_events_and_lists_are_the_backlog(genesys) -> None:
     g = genesys()
-    g.server.arrive(20)                 # a list long enough to be a backlog at every list
+    # Every list must hold something, or it leaves no rows to compare. Each change of the
+    # world can take one interaction off the list, and this world empties it in about 200
+    # changes, so the world changes only while ccelt listens (at most 76 and 39 changes:
+    # the list never drops below 13 on the way), not while a slow machine loads and builds
+    # between the runs.
+    g.server.arrive(20)
     g.server.run_world(per_second=25)
-    g.listen(3.0, transform="UTC")
-    g.server.arrive(10)
+    g.listen(3.0, pause_world_after=3.0, transform="UTC")
+    g.server.pause_world()
+    g.server.arrive(20)
+    g.server.run_world(per_second=25)
     summary = g.listen(3.0, pause_world_after=1.5, transform="UTC")
     assert summary.transform is not None and summary.transform.mode == "incremental"
     assert_contacts_match(g)
@@ -189,7 +196,8 @@ def test_notifications_are_contact_events_and_lists_are_the_backlog(genesys) -> 
     backlog = {(r["snapshot_at"], r["queue_name"], r["state"]): r for r in g.rows(
         "select * from contact_center.fct_queue_backlog where source = 'genesys'")}
     assert set(backlog) == set(lists), (sorted(backlog, key=repr), sorted(lists, key=repr))
-    assert len({k[0] for k in lists}) == 4, "lists at the start and the end of each run"
+    assert len({k[0] for k in lists}) == 4, ("lists at the start and the end of each run", g.rows(
+        "select occurred_at, event, detail from genesys.sessions order by spool_seq"))
     for key, listed in lists.items():
         row = backlog[key]
         waiting = len(listed) if key[2] == "Invited" else 0
