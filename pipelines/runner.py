@@ -24,11 +24,11 @@ from dlt.common.destination import Destination
 from dlt.common.pipeline import LoadInfo, get_dlt_pipelines_dir
 
 from pipelines.changes import RunLoads, TableChange, describe_changes, distinct_loaded, table_counts
+from pipelines.duckdb_file import PRUNE_STATE_EVERY_SLICES, prune_state_history
 from pipelines.lock import BUILD_LOCK, run_lock
 from pipelines.registry import SourceInstance
 from pipelines.memory import collector_spares_startup
 from pipelines.privacy import no_telemetry_unless_asked
-from pipelines.duckdb_file import PRUNE_STATE_EVERY_SLICES, prune_state_history
 from pipelines.warehouse import (
     apply_engine_defaults,
     describe,
